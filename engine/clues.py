@@ -1,0 +1,114 @@
+"""Problem clues: intake (the collection step, which starts the instance) and reading them."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from . import access
+from .campaigns import current_campaign, process_variables
+from .context import Context
+from .db.models import Clue, HumanTask, ProcessInstance, Role
+from .errors import NotFound
+from .history import events_of
+from .instances import start_instance
+from .tasks import task_summary
+
+CLUE_PROCESS = "clue_handling"
+OPEN_STAGES = ("triage", "assigning", "rectifying", "reviewing", "awaiting_spot_check", "spot_check")
+# Who complained stays in the clue row only: process data is shown to every handler.
+PRIVATE_FIELDS = ("complainant_name", "complainant_phone")
+
+
+def add_clue(ctx: Context, username: str, data: Any) -> dict[str, Any]:
+    """Record an intake form and start the clue's instance; its first task is triage.
+
+    :raises Forbidden: only the office collects clues. :raises ValidationFailed: bad intake data.
+    """
+    user = access.get_user(ctx.session, username)
+    access.require_role(user, Role.office)
+    intake = ctx.runtime.forms.validate("intake", data)
+    clue = _create(ctx, intake, user.username, user.role.value)
+    return {"clue_id": clue.id, "instance_id": clue.instance_id, "duplicates": _open_duplicates(ctx, clue)}
+
+
+def create_clues_from_rows(ctx: Context, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """Service `create_clues`: each row of a unit's self-inspection list becomes a clue."""
+    unit = data.get("unit_code") or "unit"
+    created = []
+    for row in params.get("rows") or []:
+        intake = ctx.runtime.forms.validate("intake", {**row, "source": "self_inspection",
+                                                        "county": row.get("county") or data.get("unit_name")})
+        created.append(_create(ctx, {k: v for k, v in intake.items()}, f"unit:{unit}", Role.unit.value).id)
+    return {"created": len(created), "clue_ids": created}
+
+
+def _create(ctx: Context, intake: dict[str, Any], actor: str, actor_role: str) -> Clue:
+    campaign = current_campaign(ctx.session)
+    clue = Clue(
+        campaign_id=campaign.id, source=intake["source"], enterprise_name=intake["enterprise_name"],
+        uscc=intake.get("uscc"), debtor=intake["debtor"], summary=intake["summary"],
+        amount_owed=Decimal(str(intake["amount_owed"])) if intake.get("amount_owed") is not None else None,
+        complainant_name=intake.get("complainant_name"), complainant_phone=intake.get("complainant_phone"),
+        county=intake.get("county"), stage="triage", created_by=actor, created_at=ctx.now, updated_at=ctx.now,
+    )
+    ctx.session.add(clue)
+    ctx.session.flush()
+    variables = {k: v for k, v in intake.items() if k not in PRIVATE_FIELDS}
+    variables.update(process_variables(campaign), clue_id=clue.id)
+
+    def link(instance: ProcessInstance) -> None:
+        clue.instance_id = instance.id
+
+    start_instance(ctx, CLUE_PROCESS, variables, actor, actor_role, business_key=str(clue.id), on_created=link)
+    return clue
+
+
+def _open_duplicates(ctx: Context, clue: Clue) -> list[int]:
+    return list(ctx.session.scalars(select(Clue.id).where(
+        Clue.enterprise_name == clue.enterprise_name, Clue.debtor == clue.debtor,
+        Clue.stage.in_(OPEN_STAGES), Clue.id != clue.id)))
+
+
+def get_clue(ctx: Context, clue_id: int) -> Clue:
+    """:raises NotFound: no such clue."""
+    clue = ctx.session.get(Clue, clue_id)
+    if clue is None:
+        raise NotFound(f"clue {clue_id} does not exist")
+    return clue
+
+
+def clue_record(clue: Clue, include_private: bool = True) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for column in Clue.__table__.columns:
+        value = getattr(clue, column.key)
+        if column.key in PRIVATE_FIELDS and not include_private:
+            continue
+        if isinstance(value, Decimal):
+            value = float(value)
+        elif hasattr(value, "isoformat"):
+            value = value.isoformat()
+        record[column.key] = value
+    record["clue_id"] = record.pop("id")
+    return record
+
+
+def show_clue(ctx: Context, clue_id: int) -> dict[str, Any]:
+    clue = get_clue(ctx, clue_id)
+    instance = ctx.session.get(ProcessInstance, clue.instance_id) if clue.instance_id else None
+    tasks = ctx.session.scalars(select(HumanTask).where(HumanTask.clue_id == clue.id).order_by(HumanTask.created_at))
+    return {**clue_record(clue),
+            "instance": {"id": instance.id, "status": instance.status.value, "version": instance.version,
+                         "next_timer_at": instance.next_timer_at.isoformat() if instance.next_timer_at else None,
+                         "error": instance.error_message} if instance else None,
+            "tasks": [task_summary(t) for t in tasks]}
+
+
+def clue_history(ctx: Context, clue_id: int) -> dict[str, Any]:
+    clue = get_clue(ctx, clue_id)
+    events = events_of(ctx.session, clue.instance_id) if clue.instance_id else []
+    return {"clue_id": clue.id, "instance_id": clue.instance_id, "events": [
+        {"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "actor_role": e.actor_role, "kind": e.kind,
+         "task_id": e.task_id, "element_id": e.element_id, "element_name": e.element_name, "data": e.data,
+         "hash_alg": e.hash_alg, "hash": e.hash} for e in events]}

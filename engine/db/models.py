@@ -1,0 +1,212 @@
+"""Tables. The serialized workflow is the truth; every other column is a projection of it
+written in the same transaction (ARCHITECTURE.md)."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Optional
+
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, Code, Money, Text200, Utc
+
+
+class Role(str, enum.Enum):
+    office = "office"
+    group = "group"
+    unit = "unit"
+    spotcheck = "spotcheck"
+    discipline = "discipline"
+    designer = "designer"
+    supervisor = "supervisor"
+    admin = "admin"
+
+
+class InstanceStatus(str, enum.Enum):
+    running = "running"      # a person must act
+    waiting = "waiting"      # only timers are pending
+    completed = "completed"
+    error = "error"
+    suspended = "suspended"
+    terminated = "terminated"
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(cls, native_enum=False, length=20, validate_strings=True)
+
+
+class OrgUnit(Base):
+    __tablename__ = "org_unit"
+    code: Mapped[Code] = mapped_column(primary_key=True)
+    name: Mapped[Text200]
+    kind: Mapped[str] = mapped_column(String(20))  # county | department
+
+
+class WorkGroup(Base):
+    __tablename__ = "work_group"
+    code: Mapped[Code] = mapped_column(primary_key=True)
+    name: Mapped[Text200]
+    host_unit: Mapped[Optional[Code]] = mapped_column(ForeignKey("org_unit.code"))
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[Code] = mapped_column(unique=True)
+    display_name: Mapped[Text200]
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    unit_code: Mapped[Optional[Code]] = mapped_column(ForeignKey("org_unit.code"))
+    group_code: Mapped[Optional[Code]] = mapped_column(ForeignKey("work_group.code"))
+    password_hash: Mapped[Optional[str]] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[Utc]
+
+
+class Campaign(Base):
+    """One year's campaign and its calendar (DOMAIN.md, 实施步骤); phase ends are inclusive days."""
+
+    __tablename__ = "campaign"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[Text200]
+    year: Mapped[int]
+    starts_on: Mapped[date]
+    investigation_ends_on: Mapped[date]
+    rectification_ends_on: Mapped[date]
+    spot_check_starts_on: Mapped[date]
+    spot_check_ends_on: Mapped[date]
+    ends_on: Mapped[date]
+    spot_check_rate: Mapped[float]
+    max_sendbacks: Mapped[int]
+    is_current: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[Utc]
+
+
+class ProcessDefinition(Base):
+    """One deployed version of one executable process, with the files it was parsed from."""
+
+    __tablename__ = "process_definition"
+    __table_args__ = (UniqueConstraint("process_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[Code] = mapped_column(index=True)
+    name: Mapped[Text200]
+    version: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(128))
+    hash_alg: Mapped[str] = mapped_column(String(16))
+    deployed_by: Mapped[Code]
+    deployed_at: Mapped[Utc]
+    files: Mapped[list[DefinitionFile]] = relationship(
+        back_populates="definition", order_by="DefinitionFile.id", cascade="all, delete-orphan"
+    )
+
+
+class DefinitionFile(Base):
+    __tablename__ = "definition_file"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # bpmn | dmn
+    filename: Mapped[Text200]
+    content: Mapped[str] = mapped_column(Text)
+    definition: Mapped[ProcessDefinition] = relationship(back_populates="files")
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instance"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    process_id: Mapped[Code] = mapped_column(index=True)
+    business_key: Mapped[Optional[Code]] = mapped_column(index=True)
+    status: Mapped[InstanceStatus] = mapped_column(_enum(InstanceStatus), index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    serializer_version: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(Text)
+    next_timer_at: Mapped[Optional[Utc]] = mapped_column(index=True)
+    error_message: Mapped[Optional[str]] = mapped_column(Text)
+    error_element: Mapped[Optional[Code]]
+    started_by: Mapped[Code]
+    created_at: Mapped[Utc]
+    updated_at: Mapped[Utc]
+    completed_at: Mapped[Optional[Utc]]
+    history_count: Mapped[int] = mapped_column(default=0)
+    history_head: Mapped[Optional[str]] = mapped_column(String(128))
+    definition: Mapped[ProcessDefinition] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class HumanTask(Base):
+    """One row per READY user task: what inboxes query, never the workflow blob."""
+
+    __tablename__ = "human_task"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task UUID
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    clue_id: Mapped[Optional[int]] = mapped_column(ForeignKey("clue.id"), index=True)
+    spec_name: Mapped[Code]
+    title: Mapped[Text200]
+    lane: Mapped[Optional[Code]]
+    form_key: Mapped[Optional[Code]]
+    stage: Mapped[Optional[Code]]
+    candidate_unit: Mapped[Optional[Code]] = mapped_column(index=True)
+    candidate_group: Mapped[Optional[Code]] = mapped_column(index=True)
+    started_by: Mapped[Optional[Code]]
+    due_at: Mapped[Optional[Utc]] = mapped_column(index=True)
+    claimed_by: Mapped[Optional[Code]]
+    created_at: Mapped[Utc]
+
+
+class Clue(Base):
+    """The business record of one problem clue; ledger, filters and exports read only this."""
+
+    __tablename__ = "clue"
+    __table_args__ = (Index("ix_clue_enterprise_debtor", "enterprise_name", "debtor"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[Optional[int]] = mapped_column(ForeignKey("process_instance.id"), unique=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    source: Mapped[Code] = mapped_column(index=True)
+    enterprise_name: Mapped[Text200]
+    uscc: Mapped[Optional[str]] = mapped_column(String(18), index=True)
+    debtor: Mapped[Text200]
+    summary: Mapped[str] = mapped_column(Text)
+    amount_owed: Mapped[Optional[Money]]
+    amount_paid: Mapped[Optional[Money]]
+    complainant_name: Mapped[Optional[Text200]]
+    complainant_phone: Mapped[Optional[Code]]
+    county: Mapped[Optional[Text200]]
+    category: Mapped[Optional[Code]] = mapped_column(index=True)
+    level: Mapped[Optional[Code]]
+    key_problem: Mapped[bool] = mapped_column(default=False)
+    work_group: Mapped[Optional[Code]] = mapped_column(index=True)
+    lead_units: Mapped[Optional[list[Any]]]
+    responsible_unit: Mapped[Optional[Code]] = mapped_column(index=True)
+    deadline: Mapped[Optional[date]] = mapped_column(index=True)
+    stage: Mapped[Code] = mapped_column(index=True)
+    referred: Mapped[bool] = mapped_column(default=False)
+    sendback_count: Mapped[int] = mapped_column(default=0)
+    spot_check_selected: Mapped[Optional[bool]]
+    spot_check_result: Mapped[Optional[Code]]
+    created_by: Mapped[Code]
+    created_at: Mapped[Utc]
+    updated_at: Mapped[Utc]
+    closed_at: Mapped[Optional[Utc]]
+
+
+class InstanceEvent(Base):
+    """Append-only history; each row's hash covers the previous row's hash (per instance)."""
+
+    __tablename__ = "instance_event"
+    __table_args__ = (UniqueConstraint("instance_id", "seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    seq: Mapped[int]
+    at: Mapped[Utc]
+    actor: Mapped[Code]
+    actor_role: Mapped[Optional[Code]]
+    kind: Mapped[Code] = mapped_column(index=True)
+    task_id: Mapped[Optional[str]] = mapped_column(String(36), index=True)
+    element_id: Mapped[Optional[Code]]
+    element_name: Mapped[Optional[Text200]]
+    data: Mapped[Optional[dict[str, Any]]]
+    hash_alg: Mapped[str] = mapped_column(String(16))
+    prev_hash: Mapped[Optional[str]] = mapped_column(String(128))
+    hash: Mapped[str] = mapped_column(String(128))

@@ -1,0 +1,120 @@
+"""Form definitions (forms/*.json): the same file renders the form and validates submissions."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from .errors import NotFound, ValidationFailed
+from .uscc import is_valid_uscc, normalize_uscc, uscc_problem
+
+FORMAT_CHECKER = FormatChecker()
+FORMAT_CHECKER.checks("uscc")(is_valid_uscc)
+
+_MESSAGES = {
+    "required": "必填",
+    "type": "格式不正确",
+    "enum": "不在可选范围内",
+    "const": "取值不正确",
+    "minLength": "内容过短",
+    "maxLength": "内容过长",
+    "minimum": "不能小于 {limit}",
+    "maximum": "不能大于 {limit}",
+    "pattern": "格式不正确",
+    "minItems": "至少填写 {limit} 项",
+    "maxItems": "最多 {limit} 项",
+    "additionalProperties": "包含未定义的字段",
+}
+
+
+@dataclass(frozen=True)
+class FormDefinition:
+    key: str
+    title: str
+    schema: dict[str, Any]
+    ui: dict[str, Any]
+    validator: Draft202012Validator
+
+    @property
+    def fields(self) -> list[str]:
+        return list(self.schema.get("properties", {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "title": self.title, "schema": self.schema, "ui": self.ui}
+
+
+class FormRegistry:
+    def __init__(self, forms_dir: Path) -> None:
+        self._forms: dict[str, FormDefinition] = {}
+        for path in sorted(forms_dir.glob("*.json")):
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            Draft202012Validator.check_schema(raw["schema"])
+            self._forms[path.stem] = FormDefinition(
+                key=path.stem, title=raw.get("title", path.stem), schema=raw["schema"], ui=raw.get("ui", {}),
+                validator=Draft202012Validator(raw["schema"], format_checker=FORMAT_CHECKER),
+            )
+
+    def keys(self) -> set[str]:
+        return set(self._forms)
+
+    def get(self, key: str) -> FormDefinition:
+        """:raises NotFound: for an unknown form key."""
+        try:
+            return self._forms[key]
+        except KeyError:
+            raise NotFound(f"form {key!r} does not exist") from None
+
+    def validate(self, key: str, data: Any) -> dict[str, Any]:
+        """Clean and check a submission; returns every field of the form (absent ones as None).
+
+        :raises ValidationFailed: with a message per field; the caller then changes nothing.
+        """
+        form = self.get(key)
+        if not isinstance(data, dict):
+            raise ValidationFailed("表单数据应为 JSON 对象", {"": "表单数据应为 JSON 对象"})
+        cleaned = _clean(data)
+        errors: dict[str, str] = {}
+        for error in sorted(form.validator.iter_errors(cleaned), key=lambda e: list(e.absolute_path)):
+            errors.setdefault(_field_of(error), _message(error))
+        if errors:
+            raise ValidationFailed("表单校验未通过：" + "；".join(f"{k} {v}" for k, v in errors.items()), errors)
+        return {name: cleaned.get(name) for name in form.fields}
+
+
+def _clean(data: dict[str, Any]) -> dict[str, Any]:
+    # Browsers send "" for an empty optional field; absent and empty mean the same here.
+    cleaned: dict[str, Any] = {}
+    for name, value in data.items():
+        if isinstance(value, str):
+            value = value.strip()
+            if value == "":
+                continue
+            if name == "uscc":
+                value = normalize_uscc(value)
+        elif isinstance(value, list):
+            value = [_clean(v) if isinstance(v, dict) else v for v in value]
+        elif value is None:
+            continue
+        cleaned[name] = value
+    return cleaned
+
+
+def _field_of(error: ValidationError) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        return f"{path}.{missing}" if path else missing
+    return path
+
+
+def _message(error: ValidationError) -> str:
+    if error.validator == "format":
+        if error.validator_value == "uscc":
+            return uscc_problem(str(error.instance)) or "统一社会信用代码校验未通过"
+        return "日期格式应为 YYYY-MM-DD" if error.validator_value == "date" else "格式不正确"
+    template = _MESSAGES.get(str(error.validator), "不符合要求")
+    return template.format(limit=error.validator_value)

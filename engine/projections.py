@@ -1,0 +1,90 @@
+"""Columns derived from the workflow after every step: READY tasks, status, next timer, clue."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+from . import clue_projection
+from .clock import as_utc, local_day_start
+from .context import Context
+from .db.models import HumanTask, InstanceStatus, ProcessInstance
+
+if TYPE_CHECKING:
+    from .instances import Step
+
+TIMER_EVENTS = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
+
+
+def properties(task: Task) -> dict[str, str]:
+    return getattr(task.task_spec, "extensions", {}).get("properties", {})
+
+
+def ready_user_tasks(workflow: BpmnWorkflow) -> list[Task]:
+    return workflow.get_tasks(state=TaskState.READY, manual=True)
+
+
+def sync(ctx: Context, instance: ProcessInstance, workflow: BpmnWorkflow, step: Step) -> None:
+    ready = ready_user_tasks(workflow)
+    clue = clue_projection.clue_of(ctx.session, instance)
+    _sync_human_tasks(ctx, instance, ready, clue.id if clue is not None else None)
+    instance.next_timer_at = next_timer_due(workflow)
+    if step.error is not None:
+        instance.status = InstanceStatus.error
+        instance.error_element, instance.error_message = step.error
+    elif workflow.is_completed():
+        instance.status = InstanceStatus.completed
+        instance.completed_at = ctx.now
+    elif instance.status not in (InstanceStatus.suspended, InstanceStatus.terminated):
+        instance.status = InstanceStatus.running if ready else InstanceStatus.waiting
+    if clue is not None:
+        clue_projection.project(ctx, clue, workflow, step, ready)
+
+
+def _sync_human_tasks(ctx: Context, instance: ProcessInstance, ready: list[Task], clue_id: int | None) -> None:
+    existing = {row.id: row for row in ctx.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id))}
+    wanted = {str(task.id): task for task in ready}
+    for task_id, row in existing.items():
+        if task_id not in wanted:
+            ctx.session.delete(row)
+    for task_id, task in wanted.items():
+        if task_id in existing:
+            continue
+        props = properties(task)
+        ctx.session.add(HumanTask(
+            id=task_id, instance_id=instance.id, clue_id=clue_id, spec_name=task.task_spec.name,
+            title=task.task_spec.bpmn_name or task.task_spec.name, lane=task.task_spec.lane,
+            form_key=props.get("formKey"), stage=props.get("stage"),
+            candidate_unit=_variable(task, props.get("candidateUnit")),
+            candidate_group=_variable(task, props.get("candidateGroup")),
+            started_by=instance.started_by, due_at=due_moment(_variable(task, props.get("dueDate"))),
+            created_at=ctx.now,
+        ))
+
+
+def _variable(task: Task, name: str | None) -> Any:
+    if not name:
+        return None
+    value = task.data.get(name)
+    return str(value) if value is not None else None
+
+
+def due_moment(value: Any) -> datetime | None:
+    """A due date means the end of that day in Asia/Shanghai; a datetime is taken as is."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    if len(text) == 10:
+        return as_utc(local_day_start(date.fromisoformat(text) + timedelta(days=1)))
+    return as_utc(datetime.fromisoformat(text))
+
+
+def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
+    dues = [TimerEventDefinition.get_datetime(event.value) for event in workflow.waiting_events()
+            if event.event_type in TIMER_EVENTS and event.value]
+    return min((as_utc(d) for d in dues), default=None)

@@ -1,0 +1,140 @@
+"""People's tasks: list, show, claim, release, complete."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from SpiffWorkflow.util.task import TaskState
+
+from . import access
+from .context import Context
+from .db.models import HumanTask, InstanceEvent, InstanceStatus, ProcessInstance
+from .errors import Conflict, NotFound
+from .history import append_event
+from .instances import Step, find_task, load_instance, run_step
+from .projections import properties, ready_user_tasks
+
+
+def task_summary(row: HumanTask) -> dict[str, Any]:
+    return {
+        "id": row.id, "instance_id": row.instance_id, "clue_id": row.clue_id, "name": row.spec_name,
+        "title": row.title, "lane": row.lane, "form": row.form_key, "stage": row.stage,
+        "candidate_unit": row.candidate_unit, "candidate_group": row.candidate_group,
+        "due_at": row.due_at.isoformat() if row.due_at else None, "claimed_by": row.claimed_by,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+def list_tasks(ctx: Context, username: str, clue_id: int | None = None, page: int = 1,
+               per_page: int = 50) -> dict[str, Any]:
+    """READY tasks the user may act on, nearest deadline first."""
+    user = access.get_user(ctx.session, username)
+    where = [access.actionable_filter(user)]
+    if clue_id is not None:
+        where.append(HumanTask.clue_id == clue_id)
+    total = ctx.session.scalar(select(func.count()).select_from(HumanTask).where(*where)) or 0
+    rows = ctx.session.scalars(
+        select(HumanTask).where(*where)
+        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+        .offset((page - 1) * per_page).limit(per_page))
+    return {"items": [task_summary(r) for r in rows], "total": total}
+
+
+def _ready_row(ctx: Context, task_id: str) -> HumanTask:
+    row = ctx.session.get(HumanTask, task_id, populate_existing=True)
+    if row is not None:
+        return row
+    done = ctx.session.scalar(select(InstanceEvent).where(
+        InstanceEvent.task_id == task_id, InstanceEvent.kind.in_(["task_completed", "task_cancelled"])))
+    if done is not None:
+        raise Conflict(f"task {task_id} is no longer ready: {done.kind.replace('task_', '')} by {done.actor} "
+                       f"at {done.at.isoformat()}")
+    raise NotFound(f"task {task_id} does not exist")
+
+
+def show_task(ctx: Context, task_id: str, username: str) -> dict[str, Any]:
+    """A READY task with its form and the data of every earlier step."""
+    user = access.get_user(ctx.session, username)
+    row = _ready_row(ctx, task_id)
+    access.require_can_view(user, row)
+    steps = ctx.session.scalars(select(InstanceEvent).where(
+        InstanceEvent.instance_id == row.instance_id,
+        InstanceEvent.kind.in_(["instance_started", "task_completed"])).order_by(InstanceEvent.seq))
+    form = ctx.runtime.forms.get(row.form_key).to_dict() if row.form_key else None
+    return {
+        **task_summary(row), "may_complete": access.can_act(user, row), "form": form,
+        "earlier_steps": [{"kind": e.kind, "title": e.element_name, "actor": e.actor, "at": e.at.isoformat(),
+                           "data": e.data} for e in steps],
+    }
+
+
+def claim_task(ctx: Context, task_id: str, username: str) -> dict[str, Any]:
+    """Take a task so that colleagues see it is being handled.
+
+    :raises Conflict: someone else holds it.
+    """
+    user = access.get_user(ctx.session, username)
+    row = _ready_row(ctx, task_id)
+    access.require_can_act(user, row)
+    if row.claimed_by not in (None, user.username):
+        raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
+    row.claimed_by = user.username
+    return task_summary(row)
+
+
+def release_task(ctx: Context, task_id: str, username: str) -> dict[str, Any]:
+    user = access.get_user(ctx.session, username)
+    row = _ready_row(ctx, task_id)
+    access.require_can_act(user, row)
+    if row.claimed_by != user.username:
+        raise Conflict(f"task {task_id} is not claimed by {user.username}")
+    row.claimed_by = None
+    return task_summary(row)
+
+
+def complete_task(ctx: Context, task_id: str, username: str, data: Any) -> dict[str, Any]:
+    """Submit a task's form and advance the instance.
+
+    :raises NotFound: unknown task. :raises Forbidden: not this user's task.
+    :raises ValidationFailed: invalid form data. :raises Conflict: no longer ready.
+    """
+    user = access.get_user(ctx.session, username)
+    row = _ready_row(ctx, task_id)
+    access.require_can_act(user, row)
+    if row.claimed_by not in (None, user.username):
+        raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
+    cleaned = ctx.runtime.forms.validate(row.form_key, data) if row.form_key else {}
+    instance, workflow = load_instance(ctx, row.instance_id)
+    if instance.status in (InstanceStatus.suspended, InstanceStatus.terminated, InstanceStatus.error):
+        raise Conflict(f"instance {instance.id} is {instance.status.value}")
+    task = find_task(workflow, task_id)
+    if task is None or task.state != TaskState.READY:
+        raise Conflict(f"task {task_id} is no longer ready")
+    append_event(ctx.session, instance, ctx.now, user.username, "task_completed", ctx.hash_alg,
+                 actor_role=user.role.value, task_id=task_id, element_id=task.task_spec.bpmn_id,
+                 element_name=task.task_spec.bpmn_name, data=cleaned)
+
+    def submit() -> None:
+        _cancel_tasks_ended_by(ctx, instance, workflow, task.task_spec.name)
+        task.data.update(cleaned)
+        task.run()
+
+    step = run_step(ctx, instance, workflow, submit, Step(user_data=cleaned))
+    result = {"task_id": task_id, "instance_id": instance.id, "status": instance.status.value,
+              "next_tasks": [task_summary(r) for r in ctx.session.scalars(
+                  select(HumanTask).where(HumanTask.instance_id == instance.id).order_by(HumanTask.created_at))]}
+    if step.error:
+        result["error"] = {"element_id": step.error[0], "message": step.error[1]}
+    return result
+
+
+def _cancel_tasks_ended_by(ctx: Context, instance: ProcessInstance, workflow: Any, spec_name: str) -> None:
+    # Chase and reminder tasks (property endsWith) lose their point once the awaited task
+    # is done. They are cancelled before that task runs: cancelling afterwards can leave
+    # SpiffWorkflow's end join waiting forever.
+    for other in ready_user_tasks(workflow):
+        if properties(other).get("endsWith") == spec_name:
+            other.cancel()
+            append_event(ctx.session, instance, ctx.now, "system", "task_cancelled", ctx.hash_alg,
+                         task_id=str(other.id), element_id=other.task_spec.bpmn_id,
+                         element_name=other.task_spec.bpmn_name, data={"ended_by": spec_name})
