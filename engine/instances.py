@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -168,8 +169,7 @@ def _event_kind(task: Task) -> str | None:
     spec_class = type(task.task_spec).__name__
     if spec_class in AUTOMATIC_KINDS:
         return AUTOMATIC_KINDS[spec_class]
-    if spec_class in ("IntermediateCatchEvent", "BoundaryEvent") and "Timer" in type(
-            getattr(task.task_spec, "event_definition", None)).__name__:
+    if isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition):
         return "timer_fired"
     if spec_class == "EndEvent":
         return "end_reached"

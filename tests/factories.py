@@ -1,0 +1,89 @@
+"""Plain helpers that put the engine into known states for tests and benchmarks."""
+from __future__ import annotations
+
+from typing import Any
+
+from engine import Engine
+from engine.campaigns import plan_2023
+from engine.clock import parse_moment
+from engine.demo import demo_users
+from engine.org import ensure_units_and_groups
+
+
+def prepare_engine(engine: Engine, spot_check_rate: float = 0.0, max_sendbacks: int = 5) -> None:
+    engine.deploy_directory()
+    with engine.transaction() as ctx:
+        ensure_units_and_groups(ctx)
+    for username, display, role, unit, group in demo_users():
+        engine.create_user(username, display, role.value, None, unit, group)
+    engine.open_campaign(plan_2023(), spot_check_rate=spot_check_rate, max_sendbacks=max_sendbacks)
+
+
+INTAKE = {"source": "enterprise_platform", "enterprise_name": "随州市恒达建材有限公司",
+          "debtor": "曾都区某街道办事处", "summary": "道路工程款逾期未付", "amount_owed": 1280000}
+
+
+class ClueDriver:
+    """Walks one clue through its tasks as the right people would."""
+
+    def __init__(self, engine: Engine, **intake: Any) -> None:
+        self.engine = engine
+        created = engine.add_clue("office", {**INTAKE, **intake})
+        self.clue_id: int = created["clue_id"]
+        self.instance_id: int = created["instance_id"]
+
+    def at(self, moment: str) -> None:
+        self.engine.clock.set(parse_moment(moment))  # type: ignore[attr-defined]
+        self.engine.fire_due_timers()
+
+    def show(self) -> dict[str, Any]:
+        return self.engine.show_clue(self.clue_id)
+
+    @property
+    def stage(self) -> str:
+        return self.show()["stage"]
+
+    def ready(self) -> list[str]:
+        return sorted(t["name"] for t in self.show()["tasks"])
+
+    def task_id(self, name: str) -> str:
+        matches = [t["id"] for t in self.show()["tasks"] if t["name"] == name]
+        assert len(matches) == 1, f"{name} not ready exactly once: {self.ready()}"
+        return matches[0]
+
+    def do(self, name: str, user: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.engine.complete_task(self.task_id(name), user, data or {})
+
+    def triage(self, key: bool = False, category: str = "arrears_public") -> None:
+        self.do("Task_triage", "office", {"accepted": True, "category": category, "level": "city", "key_problem": key})
+
+    def assign(self, deadline: str = "2023-11-20", unit: str = "zengdu") -> None:
+        group = {"arrears_public": "group", "arrears_soe": "group_arrears_soe", "policy": "group_policy",
+                 "investment": "group_investment", "promise": "office"}[self.show()["category"]]
+        self.do("Task_assign", group, {"responsible_unit": unit, "deadline": deadline})
+
+    def plan(self, user: str = "unit") -> None:
+        self.do("Task_plan", user, {"measures": "分期支付", "plan_deadline": "2023-11-15", "responsible_leader": "局长",
+                                    "responsible_person": "张伟", "contact_phone": "13800000001"})
+
+    def report(self, user: str = "unit", paid: float = 1280000) -> None:
+        self.do("Task_report", user, {"amount_paid": paid, "feedback": "已全部支付", "completed_on": "2023-11-10"})
+
+    def review(self, approved: bool, new_deadline: str | None = None) -> None:
+        data: dict[str, Any] = {"approved": approved, "opinion": "同意销号" if approved else "证据不足，退回"}
+        if new_deadline:
+            data["new_deadline"] = new_deadline
+        self.do("Task_review", "office", data)
+
+    def spot_check(self, result: str, misconduct: bool = False, new_deadline: str = "2023-12-20",
+                   user: str = "spotcheck") -> None:
+        data = {"result": result, "misconduct": misconduct, "findings": "现场核查", "checked_on": "2023-12-02"}
+        if result != "genuine":
+            data["new_deadline"] = new_deadline
+        self.do("Task_spot_check", user, data)
+
+    def to_review(self, key: bool = False) -> None:
+        self.triage(key=key)
+        self.assign()
+        self.plan()
+        self.report()
