@@ -10,7 +10,6 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.task import Task
@@ -33,7 +32,12 @@ FINAL_STAGES = {"closed", "rejected"}
 
 
 def clue_of(session: Session, instance: ProcessInstance) -> Clue | None:
-    return session.scalar(select(Clue).where(Clue.instance_id == instance.id))
+    # A clue's instance carries the clue id as its business key: a primary-key lookup,
+    # usually answered from the session without a query.
+    if not (instance.business_key or "").isdigit():
+        return None
+    clue = session.get(Clue, int(instance.business_key))
+    return clue if clue is not None and clue.instance_id == instance.id else None
 
 
 def project(ctx: Context, clue: Clue, workflow: BpmnWorkflow, step: Step, ready: list[Task]) -> None:

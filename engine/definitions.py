@@ -83,6 +83,19 @@ class SpecCache:
         cached = self._specs.get(definition.id)
         if cached is not None:
             return cached
+        return self._parse(definition)
+
+    def get_by_id(self, session: Session, definition_id: int) -> tuple[Any, dict[str, Any]]:
+        """Like get(), without loading the definition row when the spec is already parsed."""
+        cached = self._specs.get(definition_id)
+        if cached is not None:
+            return cached
+        definition = session.get(ProcessDefinition, definition_id)
+        if definition is None:
+            raise NotFound(f"definition {definition_id} does not exist")
+        return self._parse(definition)
+
+    def _parse(self, definition: ProcessDefinition) -> tuple[Any, dict[str, Any]]:
         parser = SpiffBpmnParser()
         for file in definition.files:
             tree = etree.fromstring(file.content.encode(), _XML_PARSER)

@@ -21,7 +21,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from . import projections
 from .context import Context
-from .db.models import InstanceStatus, ProcessDefinition, ProcessInstance
+from .db.models import InstanceStatus, ProcessInstance
 from .definitions import latest_definition
 from .errors import Conflict, NotFound
 from .history import append_event
@@ -79,9 +79,7 @@ def load_instance(ctx: Context, instance_id: int, lock: bool = True) -> tuple[Pr
 
 
 def rebuild_workflow(ctx: Context, instance: ProcessInstance) -> BpmnWorkflow:
-    definition = ctx.session.get(ProcessDefinition, instance.definition_id)
-    assert definition is not None
-    spec, subprocess_specs = ctx.runtime.specs.get(definition)
+    spec, subprocess_specs = ctx.runtime.specs.get_by_id(ctx.session, instance.definition_id)
     workflow = load_workflow(instance.state, spec, subprocess_specs)
     # The script engine is not part of the serialization (SPIFF_NOTES pitfall 6).
     workflow.script_engine = ctx.runtime.script_engine
@@ -113,8 +111,9 @@ def run_step(ctx: Context, instance: ProcessInstance, workflow: BpmnWorkflow, ac
          if t.state == TaskState.COMPLETED and before.get(t.id) != TaskState.COMPLETED),
         key=lambda t: t.last_state_change,
     )
-    _record_automatic(ctx, instance, step)
-    projections.sync(ctx, instance, workflow, step)
+    with ctx.session.no_autoflush:
+        _record_automatic(ctx, instance, step)
+        projections.sync(ctx, instance, workflow, step)
     save(ctx, instance, workflow)
     return step
 
