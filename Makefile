@@ -18,6 +18,8 @@ install: $(VENV)/.installed
 run: install
 	$(VENV)/bin/chengxin --db $(DB) demo
 	$(VENV)/bin/chengxin --db $(DB) tasks --as office
+	@echo "Timer worker running on $(DB); Ctrl-C stops it."
+	$(VENV)/bin/chengxin --db $(DB) worker
 
 lint: install
 	$(VENV)/bin/lint-imports

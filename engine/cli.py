@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("--as", dest="user", required=True)
     complete.add_argument("--data", default="{}", type=_json_arg)
     sub.add_parser("tick", help="fire due timers")
+    worker = sub.add_parser("worker", help="run the timer scheduler until interrupted")
+    worker.add_argument("--interval", type=float, default=2.0, help="seconds between sweeps")
     sub.add_parser("history").add_argument("clue_id", type=int)
     sub.add_parser("verify-history")
     return parser
@@ -83,6 +85,14 @@ def _dispatch(engine: Engine, args: argparse.Namespace) -> tuple[Any, int]:
     if args.command == "task":
         action = {"show": engine.show_task, "claim": engine.claim_task, "release": engine.release_task}
         return action[args.task_command](args.task_id, args.user), 0
+    if args.command == "worker":
+        import logging
+
+        from .scheduler import run_worker
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        run_worker(engine, args.interval)
+        return {"worker": "stopped"}, 0
     if args.command == "verify-history":
         result = engine.verify_history()
         return result, 0 if result["intact"] else 1
