@@ -48,12 +48,16 @@ CLOSE_PATH = [("Task_triage", "office", TRIAGE), ("Task_assign", "group", ASSIGN
               ("Task_report", "unit", REPORT), ("Task_review", "office", APPROVE)]
 
 
-def raw_spiff(lifecycles: int) -> dict[str, float]:
-    install_spiff_clock()
+def clue_spec() -> tuple[Any, Any]:
     parser = SpiffBpmnParser()
     parser.add_bpmn_file(str(PACKAGE_ROOT / "processes/clue_handling.bpmn"))
     parser.add_dmn_file(str(PACKAGE_ROOT / "processes/triage_routing.dmn"))
-    spec, subs = parser.get_spec("clue_handling"), parser.get_subprocess_specs("clue_handling")
+    return parser.get_spec("clue_handling"), parser.get_subprocess_specs("clue_handling")
+
+
+def raw_spiff(lifecycles: int) -> dict[str, float]:
+    install_spiff_clock()
+    spec, subs = clue_spec()
     clock = FixedClock(parse_moment("2023-10-17T09:00:00"))
     script_engine = make_script_engine(clock, 1.0)
     campaign = Campaign(id=1, spot_check_rate=0.0, max_sendbacks=5, **plan_2023())
@@ -86,10 +90,7 @@ def _raw_lifecycle(spec: Any, subs: Any, script_engine: Any, variables: dict[str
 def raw_after_sendbacks(sendbacks: int, samples: int = 15) -> tuple[float, float]:
     """SpiffWorkflow's own growth: (in-memory ms, with state-only dump+load ms) for one review."""
     from engine.serializer import dump_workflow, load_workflow
-    parser = SpiffBpmnParser()
-    parser.add_bpmn_file(str(PACKAGE_ROOT / "processes/clue_handling.bpmn"))
-    parser.add_dmn_file(str(PACKAGE_ROOT / "processes/triage_routing.dmn"))
-    spec, subs = parser.get_spec("clue_handling"), parser.get_subprocess_specs("clue_handling")
+    spec, subs = clue_spec()
     clock = FixedClock(parse_moment("2023-10-17T09:00:00"))
     script_engine = make_script_engine(clock, 1.0)
     campaign = Campaign(id=1, spot_check_rate=0.0, max_sendbacks=50, **plan_2023())

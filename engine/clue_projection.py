@@ -17,6 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from .context import Context
 from .db.models import Clue, ProcessInstance
+from .taskinfo import properties
 
 if TYPE_CHECKING:
     from .instances import Step
@@ -51,7 +52,7 @@ def project(ctx: Context, clue: Clue, workflow: BpmnWorkflow, step: Step, ready:
         clue.stage = stage
         if stage in FINAL_STAGES and clue.closed_at is None:
             clue.closed_at = ctx.now
-    if any(_props(t).get("flag") == "referred" for t in ready):
+    if any(properties(t).get("flag") == "referred" for t in ready):
         clue.referred = True
     clue.updated_at = ctx.now
 
@@ -72,19 +73,15 @@ def _apply(clue: Clue, data: dict[str, Any]) -> None:
         setattr(clue, column, value)
 
 
-def _props(task: Task) -> dict[str, str]:
-    return getattr(task.task_spec, "extensions", {}).get("properties", {})
-
-
 def _stage(workflow: BpmnWorkflow, step: Step, ready: list[Task]) -> str | None:
     """Where the clue stands: a person's task first, then a waiting event, then an end reached."""
     for task in ready:
-        if "stage" in _props(task):
-            return _props(task)["stage"]
+        if "stage" in properties(task):
+            return properties(task)["stage"]
     for task in workflow.get_tasks(state=TaskState.WAITING):
-        if "stage" in _props(task):
-            return _props(task)["stage"]
+        if "stage" in properties(task):
+            return properties(task)["stage"]
     for task in reversed(step.completed):
-        if type(task.task_spec).__name__ == "EndEvent" and "stage" in _props(task):
-            return _props(task)["stage"]
+        if type(task.task_spec).__name__ == "EndEvent" and "stage" in properties(task):
+            return properties(task)["stage"]
     return None

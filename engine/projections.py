@@ -8,25 +8,17 @@ from sqlalchemy import select
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.task import Task
-from SpiffWorkflow.util.task import TaskState
 
 from . import clue_projection
 from .clock import as_utc, local_day_start
 from .context import Context
 from .db.models import HumanTask, InstanceStatus, ProcessInstance
+from .taskinfo import properties, ready_user_tasks
 
 if TYPE_CHECKING:
     from .instances import Step
 
 TIMER_EVENTS = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
-
-
-def properties(task: Task) -> dict[str, str]:
-    return getattr(task.task_spec, "extensions", {}).get("properties", {})
-
-
-def ready_user_tasks(workflow: BpmnWorkflow) -> list[Task]:
-    return workflow.get_tasks(state=TaskState.READY, manual=True)
 
 
 def sync(ctx: Context, instance: ProcessInstance, workflow: BpmnWorkflow, step: Step) -> None:

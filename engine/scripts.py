@@ -1,9 +1,10 @@
 """The restricted environment that runs diagram scripts, conditions, timer and DMN expressions.
 
 A guard-rail for designer-written code, not a sandbox against a determined attacker: the AST
-is checked (no import, def, lambda, class, while, try, dunder names, `_` attributes or
-str.format), builtins are a short whitelist, each evaluation has a time limit, and the only
-other names are the helpers below. Anything refused raises ScriptRejected at deploy time,
+is checked (no import, def, lambda, class, while, try, match, dunder names, `_` attributes,
+frame attributes or str.format), builtins are a short whitelist with a bounded range(), each
+evaluation has a time limit checked between Python lines (a single huge C-level operation
+such as `10**10**9` is not interrupted), and the only other names are the helpers below. Anything refused raises ScriptRejected at deploy time,
 because definitions.py compiles every expression before a diagram is accepted.
 """
 from __future__ import annotations
@@ -30,17 +31,34 @@ SAFE_BUILTINS: dict[str, Any] = {
     name: getattr(builtins, name)
     for name in (
         "abs all any bool dict divmod enumerate filter float int isinstance len list map max min "
-        "range reversed round set sorted str sum tuple zip True False None ValueError KeyError"
+        "reversed round set sorted str sum tuple zip True False None ValueError KeyError"
     ).split()
 }
 
 _FORBIDDEN = (
     ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.Lambda, ast.FunctionDef,
     ast.AsyncFunctionDef, ast.ClassDef, ast.With, ast.AsyncWith, ast.Try, ast.Raise, ast.Await,
-    ast.Yield, ast.YieldFrom, ast.Delete, ast.While,
+    ast.Yield, ast.YieldFrom, ast.Delete, ast.While, ast.TryStar, ast.Match,
 )
-# str.format and friends reach attributes through the format string ("{0.__class__}").
-_FORBIDDEN_ATTRIBUTES = {"format", "format_map", "mro", "gi_frame", "f_globals"}
+# str.format and friends reach attributes through the format string ("{0.__class__}");
+# frame, code and traceback attributes lead back to real builtins.
+_FORBIDDEN_ATTRIBUTES = {
+    "format", "format_map", "mro", "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code",
+    "f_globals", "f_locals", "f_back", "f_builtins", "f_code", "tb_frame", "tb_next", "co_code",
+}
+MAX_RANGE = 1_000_000
+
+
+def _bounded_range(*args: int) -> range:
+    # A builtin looping in C never reaches the trace hook that enforces the time limit,
+    # so the one builtin that makes unbounded sequences from small numbers is capped.
+    result = range(*args)
+    if len(result) > MAX_RANGE:
+        raise ValueError(f"range of {len(result)} items exceeds the limit of {MAX_RANGE}")
+    return result
+
+
+SAFE_BUILTINS["range"] = _bounded_range
 
 
 def check_source(source: str, mode: str) -> ast.AST:

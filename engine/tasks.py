@@ -12,7 +12,7 @@ from .db.models import HumanTask, InstanceEvent, InstanceStatus, ProcessInstance
 from .errors import Conflict, NotFound
 from .history import append_event
 from .instances import Step, find_task, load_instance, run_step
-from .projections import properties, ready_user_tasks
+from .taskinfo import properties, ready_user_tasks
 
 
 def task_summary(row: HumanTask) -> dict[str, Any]:

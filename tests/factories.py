@@ -82,6 +82,12 @@ class ClueDriver:
             data["new_deadline"] = new_deadline
         self.do("Task_spot_check", user, data)
 
+    def to_spot_check(self, on: str = "2023-12-02T09:00:00") -> None:
+        """A key problem, approved, with the spot-check phase begun."""
+        self.to_review(key=True)
+        self.review(approved=True)
+        self.at(on)
+
     def to_review(self, key: bool = False) -> None:
         self.triage(key=key)
         self.assign()

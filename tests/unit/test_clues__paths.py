@@ -117,9 +117,7 @@ def test_key_problem_waits_for_spot_check_phase_then_closes(engine: Engine) -> N
 
 def test_paper_rectification_goes_back_to_unit(engine: Engine) -> None:
     clue = ClueDriver(engine)
-    clue.to_review(key=True)
-    clue.review(approved=True)
-    clue.at("2023-12-02T09:00:00")
+    clue.to_spot_check()
     clue.spot_check("paper")
     shown = clue.show()
     assert shown["stage"] == "rectifying" and shown["referred"] is False
@@ -134,9 +132,7 @@ def test_paper_rectification_goes_back_to_unit(engine: Engine) -> None:
 
 def test_fake_rectification_is_referred_and_sent_back(engine: Engine) -> None:
     clue = ClueDriver(engine)
-    clue.to_review(key=True)
-    clue.review(approved=True)
-    clue.at("2023-12-02T09:00:00")
+    clue.to_spot_check()
     clue.spot_check("fake")
     shown = clue.show()
     assert shown["stage"] == "rectifying" and shown["referred"] is True
@@ -149,9 +145,7 @@ def test_fake_rectification_is_referred_and_sent_back(engine: Engine) -> None:
 
 def test_misconduct_with_genuine_fix_closes_and_refers(engine: Engine) -> None:
     clue = ClueDriver(engine)
-    clue.to_review(key=True)
-    clue.review(approved=True)
-    clue.at("2023-12-02T09:00:00")
+    clue.to_spot_check()
     clue.spot_check("genuine", misconduct=True)
     shown = clue.show()
     assert shown["stage"] == "closed" and shown["referred"] is True

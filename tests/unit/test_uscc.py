@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import pathlib
-from types import ModuleType
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def _load_uscc() -> ModuleType:
-    try:
-        return importlib.import_module("engine.uscc")
-    except Exception:  # engine/__init__.py missing deps or not importable yet
-        spec = importlib.util.spec_from_file_location("_chengxin_uscc", ROOT / "engine" / "uscc.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-
-
-uscc = _load_uscc()
+from engine import uscc
 
 VALID = ["91350100M000100Y43", "91110000600037341L"]
 
