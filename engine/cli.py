@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     clue = sub.add_parser("clue").add_subparsers(dest="clue_command", required=True)
     add = clue.add_parser("add")
     add.add_argument("--as", dest="user", required=True)
-    add.add_argument("--data", required=True, type=_json_arg)
+    add.add_argument("--data", required=True)
     clue.add_parser("show").add_argument("clue_id", type=int)
     tasks = sub.add_parser("tasks")
     tasks.add_argument("--as", dest="user", required=True)
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     complete = sub.add_parser("complete")
     complete.add_argument("task_id")
     complete.add_argument("--as", dest="user", required=True)
-    complete.add_argument("--data", default="{}", type=_json_arg)
+    complete.add_argument("--data", default="{}")
     sub.add_parser("tick", help="fire due timers")
     worker = sub.add_parser("worker", help="run the timer scheduler until interrupted")
     worker.add_argument("--interval", type=float, default=2.0, help="seconds between sweeps")
@@ -74,13 +74,13 @@ def _dispatch(engine: Engine, args: argparse.Namespace) -> tuple[Any, int]:
                                          for f in args.files], args.user),
         "definitions": engine.definitions,
         "tasks": lambda: engine.tasks(args.user, args.clue),
-        "complete": lambda: engine.complete_task(args.task_id, args.user, args.data),
+        "complete": lambda: engine.complete_task(args.task_id, args.user, _json_arg(args.data)),
         "tick": lambda: {"advanced": engine.fire_due_timers()},
         "history": lambda: engine.clue_history(args.clue_id),
     }
     if args.command == "clue":
         if args.clue_command == "add":
-            return engine.add_clue(args.user, args.data), 0
+            return engine.add_clue(args.user, _json_arg(args.data)), 0
         return engine.show_clue(args.clue_id), 0
     if args.command == "task":
         action = {"show": engine.show_task, "claim": engine.claim_task, "release": engine.release_task}

@@ -23,7 +23,7 @@ from . import projections
 from .context import Context
 from .db.models import InstanceStatus, ProcessInstance
 from .definitions import latest_definition
-from .errors import Conflict, NotFound
+from .errors import Conflict, NotFound, ScriptRejected
 from .history import append_event
 from .scripts import current_service_handler
 from .serializer import SERIALIZER_VERSION, dump_workflow, load_workflow
@@ -104,6 +104,10 @@ def run_step(ctx: Context, instance: ProcessInstance, workflow: BpmnWorkflow, ac
         workflow.do_engine_steps()
     except SpiffWorkflowException as exc:
         step.error = (_element_of(exc), str(exc))
+    except Exception as exc:  # noqa: BLE001 - SpiffWorkflow's own error formatting can fail too
+        failed = workflow.get_tasks(state=TaskState.ERROR)
+        element = failed[0].task_spec.bpmn_id if failed else _element_of(exc)
+        step.error = (element or "", f"{type(exc).__name__}: {exc}")
     finally:
         current_service_handler.reset(token)
     step.completed = sorted(
@@ -111,15 +115,25 @@ def run_step(ctx: Context, instance: ProcessInstance, workflow: BpmnWorkflow, ac
          if t.state == TaskState.COMPLETED and before.get(t.id) != TaskState.COMPLETED),
         key=lambda t: t.last_state_change,
     )
+    state = _dump(workflow)
     with ctx.session.no_autoflush:
         _record_automatic(ctx, instance, step)
         projections.sync(ctx, instance, workflow, step)
-    save(ctx, instance, workflow)
+    save(ctx, instance, state)
     return step
 
 
-def save(ctx: Context, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
-    instance.state = dump_workflow(workflow)
+def _dump(workflow: BpmnWorkflow) -> str:
+    # Serialized before any projection is written: a value that cannot be stored refuses
+    # the whole operation (the transaction rolls back) instead of saving half of it.
+    try:
+        return dump_workflow(workflow)
+    except (TypeError, ValueError) as exc:
+        raise ScriptRejected(f"a script left a value that cannot be stored: {exc}") from exc
+
+
+def save(ctx: Context, instance: ProcessInstance, state: str) -> None:
+    instance.state = state
     instance.serializer_version = SERIALIZER_VERSION
     instance.updated_at = ctx.now
     try:

@@ -24,6 +24,7 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 MAX_FILE_BYTES = 5 * 1024 * 1024
+RESERVED_IDS = {"Start", "End", "Root"}
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
 _DMN_QUESTION = re.compile(r"""(\?)(?=(?:[^'"]|['"][^'"]*['"])*$)""")
 
@@ -121,6 +122,10 @@ def _check_bpmn(bundle: CheckedBundle, source: SourceFile, compile_script: Compi
         if process.get("isExecutable", "false").lower() == "true":
             bundle.process_ids.append(process.get("id"))
             bundle.process_names[process.get("id")] = process.get("name") or process.get("id")
+    for element in root.iter():
+        # SpiffWorkflow names its own start and end tasks so; an element with such an id replaces them.
+        if element.get("id") in RESERVED_IDS:
+            bundle.problem(source, element.get("id"), f"id {element.get('id')!r} is reserved by the workflow engine; rename the element")
     flows = {f.get("id"): f for f in root.iter(f"{{{BPMN_NS}}}sequenceFlow")}
     for flow in flows.values():
         condition = flow.find("bpmn:conditionExpression", NS)
