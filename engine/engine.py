@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import clues, history, instances, org, reporting, tasks, timers
+from . import clues, history, org, reporting, tasks, timers
 from .campaigns import create_campaign, current_campaign, campaign_summary
 from .clock import Clock, SystemClock, clock_active, install_spiff_clock
 from .context import Context, Runtime
@@ -156,9 +156,3 @@ class Engine:
                 if broken is not None:
                     return {"intact": False, "instances_checked": checked, "first_break": broken.to_dict()}
             return {"intact": True, "instances_checked": checked}
-
-    def instance_ids(self) -> list[int]:
-        with self.transaction() as ctx:
-            from sqlalchemy import select
-            from .db.models import ProcessInstance
-            return list(ctx.session.scalars(select(ProcessInstance.id).order_by(ProcessInstance.id)))

@@ -11,7 +11,6 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -192,7 +191,3 @@ def _event_kind(task: Task) -> str | None:
 def _delta(task: Task) -> dict[str, Any]:
     parent = task.parent.data if task.parent is not None else {}
     return {k: v for k, v in task.data.items() if k not in parent or parent[k] != v}
-
-
-def instances_by_key(session: Session, business_key: str) -> list[ProcessInstance]:
-    return list(session.scalars(select(ProcessInstance).where(ProcessInstance.business_key == business_key)))

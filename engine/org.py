@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from .context import Context
 from .db.models import OrgUnit, Role, User, WorkGroup
-from .errors import Conflict, NotFound, ValidationFailed
+from .errors import Conflict, ValidationFailed
 
 # Suizhou, 2023 plan: counties and management committees, then the city departments named in it.
 SUIZHOU_UNITS = [
@@ -62,14 +62,3 @@ def list_users(ctx: Context) -> list[dict[str, Any]]:
     return [{"name": u.username, "display_name": u.display_name, "role": u.role.value, "unit": u.unit_code,
              "group": u.group_code, "active": u.active}
             for u in ctx.session.scalars(select(User).order_by(User.role, User.username))]
-
-
-def units(ctx: Context) -> list[OrgUnit]:
-    return list(ctx.session.scalars(select(OrgUnit).order_by(OrgUnit.kind, OrgUnit.code)))
-
-
-def get_unit(ctx: Context, code: str) -> OrgUnit:
-    unit = ctx.session.get(OrgUnit, code)
-    if unit is None:
-        raise NotFound(f"unit {code!r} does not exist")
-    return unit
