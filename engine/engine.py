@@ -126,23 +126,27 @@ class Engine:
 
     # --- timers ----------------------------------------------------------------------------
     def fire_due_timers(self, limit: int | None = None) -> int:
-        """Advance every instance with a due timer, each in its own transaction; returns how many."""
-        fired, failed = 0, set()
-        while limit is None or fired + len(failed) < limit:
+        """Advance every instance with a due timer, each in its own transaction; returns how many.
+
+        Each instance is advanced at most once per sweep, so one whose timer SpiffWorkflow does
+        not fire (or that keeps failing) cannot keep the sweep busy forever.
+        """
+        fired, seen = 0, set()
+        while limit is None or len(seen) < limit:
             claimed: int | None = None
             try:
                 with self.transaction() as ctx:
-                    instance = timers.claim_due_instance(ctx, ctx.now, failed)
+                    instance = timers.claim_due_instance(ctx, ctx.now, seen)
                     if instance is None:
                         break
                     claimed = instance.id
+                    seen.add(claimed)
                     timers.fire_timers_of(ctx, instance)
                 fired += 1
             except Exception as exc:  # noqa: BLE001 - one broken instance must not stop the sweep
                 if claimed is None:
                     raise
                 log.exception("advancing instance %s failed", claimed)
-                failed.add(claimed)
                 with self.transaction() as ctx:
                     timers.mark_failed(ctx, claimed, f"{type(exc).__name__}: {exc}")
         return fired

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select, update
 
 from engine import Conflict, Engine, EngineSettings, FixedClock
-from engine.db.models import InstanceEvent
+from engine.db.models import InstanceEvent, ProcessInstance
 
 from ..factories import ClueDriver
 
@@ -105,3 +105,17 @@ def test_history_records_the_algorithm(engine: Engine) -> None:
     clue = ClueDriver(engine)
     events = engine.clue_history(clue.clue_id)["events"]
     assert {e["hash_alg"] for e in events} == {"sm3"} and len(events[0]["hash"]) == 64
+
+
+def test_a_stale_due_column_is_recomputed_without_firing_early(engine: Engine) -> None:
+    clue = ClueDriver(engine)
+    clue.triage()
+    clue.assign(deadline="2023-11-20")
+    clue.plan()
+    with engine.transaction() as ctx:
+        # A due column the workflow does not agree with (no timer is that early).
+        ctx.session.execute(update(ProcessInstance).where(ProcessInstance.id == clue.instance_id)
+                            .values(next_timer_at=engine.clock.now().replace(year=2020)))
+    assert engine.fire_due_timers() == 1
+    assert clue.ready() == ["Task_report"]  # nothing fired early; the column is recomputed
+    assert engine.fire_due_timers() == 0
