@@ -62,6 +62,10 @@ class User(Base):
     password_hash: Mapped[Optional[str]] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[Utc]
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[Optional[Utc]]
+    password_changed_at: Mapped[Optional[Utc]]
+    last_login_at: Mapped[Optional[Utc]]
 
 
 class Campaign(Base):
@@ -191,11 +195,55 @@ class Clue(Base):
     closed_at: Mapped[Optional[Utc]]
 
 
+class SecurityEvent(Base):
+    """Logins, logouts, refusals and administrative changes (等保 2.0 security audit)."""
+
+    __tablename__ = "security_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[Utc] = mapped_column(index=True)
+    actor: Mapped[Code] = mapped_column(index=True)
+    kind: Mapped[Code] = mapped_column(index=True)
+    target: Mapped[Optional[Text200]]
+    remote_addr: Mapped[Optional[Code]]
+    detail: Mapped[Optional[dict[str, Any]]]
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API; only its hash is stored."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    name: Mapped[Text200]
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[Utc]
+    last_used_at: Mapped[Optional[Utc]]
+    revoked_at: Mapped[Optional[Utc]]
+
+
+class Evidence(Base):
+    """An attachment of a clue (contract, payment voucher, photo); the bytes live on disk."""
+
+    __tablename__ = "evidence"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clue_id: Mapped[int] = mapped_column(ForeignKey("clue.id"), index=True)
+    task_id: Mapped[Optional[str]] = mapped_column(String(36))
+    stage: Mapped[Optional[Code]]
+    filename: Mapped[Text200]
+    media_type: Mapped[Code]
+    size: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(128))
+    hash_alg: Mapped[str] = mapped_column(String(16))
+    storage_key: Mapped[Text200]
+    uploaded_by: Mapped[Code]
+    uploaded_at: Mapped[Utc]
+
+
 class InstanceEvent(Base):
     """Append-only history; each row's hash covers the previous row's hash (per instance)."""
 
     __tablename__ = "instance_event"
-    __table_args__ = (UniqueConstraint("instance_id", "seq"),)
+    __table_args__ = (UniqueConstraint("instance_id", "seq"), Index("ix_instance_event_actor_at", "actor", "at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
     seq: Mapped[int]
