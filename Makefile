@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 DB ?= sqlite:///$(CURDIR)/instance/chengxin.sqlite3
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgresql install lint bench clean
+.PHONY: run serve test test-sqlite test-postgresql install lint bench clean translations
+
+VENDOR := webui/static/vendor
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -13,13 +15,28 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed
+# Front-end assets come from the npm registry at set-up time and are served locally.
+$(VENDOR)/.installed: webui/package.json
+	cd webui && npm install --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp webui/node_modules/bootstrap/dist/css/bootstrap.min.css webui/node_modules/bootstrap/dist/js/bootstrap.bundle.min.js \
+	   webui/node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	touch $@
+
+# Translations are compiled from the .po files in the repository.
+translations: $(VENV)/.installed
+	$(VENV)/bin/pybabel compile -q -d webui/translations || true
+
+# Browser tests drive Debian's chromium; install it when missing (CI runs as root).
+/usr/bin/chromium:
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+install: $(VENV)/.installed $(VENDOR)/.installed translations
 
 run: install
 	$(VENV)/bin/chengxin --db $(DB) demo
-	$(VENV)/bin/chengxin --db $(DB) tasks --as office
-	@echo "Timer worker running on $(DB); Ctrl-C stops it."
-	$(VENV)/bin/chengxin --db $(DB) worker
+	@echo "诚信 running on http://127.0.0.1:8000 (demo password in README.md); Ctrl-C stops it."
+	$(VENV)/bin/chengxin --db $(DB) serve --host 127.0.0.1 --port 8000
 
 lint: install
 	$(VENV)/bin/lint-imports
@@ -30,10 +47,10 @@ test-sqlite: install
 test-postgresql: install
 	CHENGXIN_TEST_DATABASE=$(PG_TEST_URL) $(PY) -m pytest -q
 
-test: lint test-sqlite test-postgresql
+test: /usr/bin/chromium lint test-sqlite test-postgresql
 
 bench: install
 	$(PY) bench/engine_bench.py
 
 clean:
-	rm -rf $(VENV) instance *.egg-info
+	rm -rf $(VENV) instance *.egg-info webui/node_modules $(VENDOR)

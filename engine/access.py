@@ -1,10 +1,10 @@
 """Who may act on which task, as a Python check and as the equivalent SQL filter."""
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from .db.models import HumanTask, Role, User
+from .db.models import Clue, HumanTask, Role, User
 from .errors import Forbidden, NotFound
 
 # The office is also the "group" of categories no work group owns (兜底督办, DOMAIN.md).
@@ -77,3 +77,38 @@ def require_role(user: User, *roles: Role) -> None:
     """:raises Forbidden: the user's role is not one of `roles`."""
     if user.role not in roles:
         raise Forbidden(f"this needs the role {' or '.join(r.value for r in roles)}; {user.username!r} is {user.role.value}")
+
+
+# --- clues ----------------------------------------------------------------------------------
+
+def clue_scope(user: User) -> ColumnElement[bool]:
+    """SQL filter: the clues a user may see (a unit only its own, a group only its group's)."""
+    if user.role in SEES_EVERYTHING:
+        return true()
+    if user.role in (Role.group, Role.spotcheck) and user.group_code:
+        return Clue.work_group == user.group_code
+    if user.role == Role.unit and user.unit_code:
+        return Clue.responsible_unit == user.unit_code
+    return false()
+
+
+def can_see_clue(user: User, clue: Clue) -> bool:
+    """Python twin of clue_scope."""
+    if user.role in SEES_EVERYTHING:
+        return True
+    if user.role in (Role.group, Role.spotcheck):
+        return user.group_code is not None and clue.work_group == user.group_code
+    if user.role == Role.unit:
+        return user.unit_code is not None and clue.responsible_unit == user.unit_code
+    return False
+
+
+def require_can_see_clue(user: User, clue: Clue) -> None:
+    """:raises Forbidden: the clue belongs to another unit or group."""
+    if not can_see_clue(user, clue):
+        raise Forbidden(f"user {user.username!r} may not see clue {clue.id}")
+
+
+def sees_complainant(user: User) -> bool:
+    """Who complained is shown to the office and discipline inspectors only."""
+    return user.role in (Role.office, Role.discipline)

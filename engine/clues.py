@@ -29,7 +29,7 @@ def add_clue(ctx: Context, username: str, data: Any) -> dict[str, Any]:
     user = access.get_user(ctx.session, username)
     access.require_role(user, Role.office)
     intake = ctx.runtime.forms.validate("intake", data)
-    clue = _create(ctx, intake, user.username, user.role.value)
+    clue = create_clue(ctx, intake, user.username, user.role.value)
     return {"clue_id": clue.id, "instance_id": clue.instance_id, "duplicates": _open_duplicates(ctx, clue)}
 
 
@@ -40,11 +40,12 @@ def create_clues_from_rows(ctx: Context, params: dict[str, Any], data: dict[str,
     for row in params.get("rows") or []:
         intake = ctx.runtime.forms.validate("intake", {**row, "source": "self_inspection",
                                                         "county": row.get("county") or data.get("unit_name")})
-        created.append(_create(ctx, {k: v for k, v in intake.items()}, f"unit:{unit}", Role.unit.value).id)
+        created.append(create_clue(ctx, intake, f"unit:{unit}", Role.unit.value).id)
     return {"created": len(created), "clue_ids": created}
 
 
-def _create(ctx: Context, intake: dict[str, Any], actor: str, actor_role: str) -> Clue:
+def create_clue(ctx: Context, intake: dict[str, Any], actor: str, actor_role: str) -> Clue:
+    """Store a validated intake and start its instance (shared by intake, self-inspection and import)."""
     campaign = current_campaign(ctx.session)
     clue = Clue(
         campaign_id=campaign.id, source=intake["source"], enterprise_name=intake["enterprise_name"],
@@ -94,11 +95,28 @@ def clue_record(clue: Clue, include_private: bool = True) -> dict[str, Any]:
     return record
 
 
-def show_clue(ctx: Context, clue_id: int) -> dict[str, Any]:
+def view_clue(ctx: Context, username: str, clue_id: int) -> dict[str, Any]:
+    """A clue as one user may see it, with its history.
+
+    :raises NotFound: no such clue. :raises Forbidden: another unit's or group's clue.
+    """
+    user = access.get_user(ctx.session, username)
+    clue = get_clue(ctx, clue_id)
+    access.require_can_see_clue(user, clue)
+    shown = show_clue(ctx, clue_id, include_private=access.sees_complainant(user))
+    shown["history"] = clue_history(ctx, clue_id)["events"]
+    if not access.sees_complainant(user):
+        for event in shown["history"]:
+            if event["kind"] == "instance_started" and event["data"]:
+                event["data"] = {k: v for k, v in event["data"].items() if k not in PRIVATE_FIELDS}
+    return shown
+
+
+def show_clue(ctx: Context, clue_id: int, include_private: bool = True) -> dict[str, Any]:
     clue = get_clue(ctx, clue_id)
     instance = ctx.session.get(ProcessInstance, clue.instance_id) if clue.instance_id else None
     tasks = ctx.session.scalars(select(HumanTask).where(HumanTask.clue_id == clue.id).order_by(HumanTask.created_at))
-    return {**clue_record(clue),
+    return {**clue_record(clue, include_private=include_private),
             "instance": {"id": instance.id, "status": instance.status.value, "version": instance.version,
                          "next_timer_at": instance.next_timer_at.isoformat() if instance.next_timer_at else None,
                          "error": instance.error_message} if instance else None,

@@ -51,8 +51,7 @@ def load_demo(engine: Engine, calendar: str | None = None) -> dict[str, Any]:
     try:
         with walker.transaction() as ctx:
             ensure_units_and_groups(ctx)
-        for username, display, role, unit, group in demo_users():
-            walker.create_user(username, display, role.value, DEMO_PASSWORD, unit, group)
+        walker.create_users([(u, d, r.value, unit, g) for u, d, r, unit, g in demo_users()], DEMO_PASSWORD)
         campaign = walker.open_campaign(plan)
         walker.start_unit_reporting("office")
         end = date(2023, 12, 10) if calendar == "2023" else today

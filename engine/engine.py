@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import clues, history, org, reporting, tasks, timers
 from .campaigns import create_campaign, current_campaign, campaign_summary
@@ -20,6 +20,7 @@ from .scripts import make_script_engine
 from .settings import EngineSettings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Engine:
@@ -41,6 +42,11 @@ class Engine:
         """One unit of work: commits if the block succeeds, rolls everything back if not."""
         with clock_active(self.clock), self.sessions() as session, session.begin():
             yield Context(session=session, runtime=self.runtime, now=self.clock.now())
+
+    def run(self, operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one engine function `operation(ctx, *args, **kwargs)` as one transaction."""
+        with self.transaction() as ctx:
+            return operation(ctx, *args, **kwargs)
 
     def dispose(self) -> None:
         self.sql_engine.dispose()
@@ -86,10 +92,12 @@ class Engine:
         with self.transaction() as ctx:
             return org.list_users(ctx)
 
-    def create_user(self, username: str, display_name: str, role: str, password: str | None = None,
-                    unit_code: str | None = None, group_code: str | None = None) -> None:
+    def create_users(self, users: list[tuple[str, str, str, str | None, str | None]], password: str | None = None) -> None:
+        """Seed accounts (username, display name, role, unit, group) sharing one password."""
+        password_hash = org.hash_for_seeding(password) if password else None
         with self.transaction() as ctx:
-            org.create_user(ctx, username, display_name, Role(role), password, unit_code, group_code)
+            for username, display_name, role, unit_code, group_code in users:
+                org.create_user(ctx, username, display_name, Role(role), None, unit_code, group_code, password_hash)
 
     # --- clues and tasks -------------------------------------------------------------------
     def add_clue(self, username: str, data: Any) -> dict[str, Any]:

@@ -31,6 +31,11 @@ FIVE_GROUPS = [
 _hasher = PasswordHasher()
 
 
+def hash_for_seeding(password: str) -> str:
+    """One argon2 hash to give many seeded accounts (demo, tests): hashing is slow on purpose."""
+    return _hasher.hash(password)
+
+
 def ensure_units_and_groups(ctx: Context) -> None:
     for code, name, kind in SUIZHOU_UNITS:
         if ctx.session.get(OrgUnit, code) is None:
@@ -43,7 +48,8 @@ def ensure_units_and_groups(ctx: Context) -> None:
 
 
 def create_user(ctx: Context, username: str, display_name: str, role: Role, password: str | None = None,
-                unit_code: str | None = None, group_code: str | None = None) -> User:
+                unit_code: str | None = None, group_code: str | None = None,
+                password_hash: str | None = None) -> User:
     """:raises Conflict: the name is taken. :raises ValidationFailed: unknown unit or group."""
     if ctx.session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict(f"user {username!r} already exists")
@@ -52,7 +58,7 @@ def create_user(ctx: Context, username: str, display_name: str, role: Role, pass
     if group_code and ctx.session.get(WorkGroup, group_code) is None:
         raise ValidationFailed(f"unknown group {group_code!r}", {"group_code": "专班不存在"})
     user = User(username=username, display_name=display_name, role=role, unit_code=unit_code,
-                group_code=group_code, password_hash=_hasher.hash(password) if password else None,
+                group_code=group_code, password_hash=password_hash or (_hasher.hash(password) if password else None),
                 active=True, created_at=ctx.now)
     ctx.session.add(user)
     return user

@@ -20,3 +20,9 @@ class EngineSettings:
     history_hash: str = "sm3"
     script_time_limit: float = 1.0
     database_echo: bool = False
+    evidence_dir: Path = PACKAGE_ROOT / "instance" / "evidence"
+    evidence_max_bytes: int = 20 * 1024 * 1024
+    # 等保 2.0 account rules
+    password_min_length: int = 8
+    max_failed_logins: int = 5
+    lockout_minutes: int = 15

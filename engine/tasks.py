@@ -1,43 +1,92 @@
 """People's tasks: list, show, claim, release, complete."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from SpiffWorkflow.util.task import TaskState
 
 from . import access
 from .context import Context
-from .db.models import HumanTask, InstanceEvent, InstanceStatus, ProcessInstance
+from .db.models import Clue, HumanTask, InstanceEvent, InstanceStatus, ProcessInstance
 from .errors import Conflict, NotFound
 from .history import append_event
 from .instances import Step, find_task, load_instance, run_step
 from .taskinfo import properties, ready_user_tasks
 
 
-def task_summary(row: HumanTask) -> dict[str, Any]:
-    return {
+def task_summary(row: HumanTask, now: datetime | None = None) -> dict[str, Any]:
+    summary = {
         "id": row.id, "instance_id": row.instance_id, "clue_id": row.clue_id, "name": row.spec_name,
         "title": row.title, "lane": row.lane, "form": row.form_key, "stage": row.stage,
         "candidate_unit": row.candidate_unit, "candidate_group": row.candidate_group,
         "due_at": row.due_at.isoformat() if row.due_at else None, "claimed_by": row.claimed_by,
         "created_at": row.created_at.isoformat(),
     }
+    if now is not None:
+        summary["light"] = light_of_task(row.due_at, now)
+    return summary
+
+
+def light_of_task(due_at: datetime | None, now: datetime) -> str | None:
+    """红灯 overdue, 黄灯 due within three days, 绿灯 on track."""
+    if due_at is None:
+        return None
+    if due_at < now:
+        return "red"
+    return "yellow" if due_at <= now + timedelta(days=3) else "green"
+
+
+INBOX_FILTERS = ("category", "stage", "unit", "overdue", "q")
 
 
 def list_tasks(ctx: Context, username: str, clue_id: int | None = None, page: int = 1,
-               per_page: int = 50) -> dict[str, Any]:
-    """READY tasks the user may act on, nearest deadline first."""
+               per_page: int = 50, filters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """READY tasks the user may act on, nearest deadline first, with filters on the clue."""
     user = access.get_user(ctx.session, username)
     where = [access.actionable_filter(user)]
     if clue_id is not None:
         where.append(HumanTask.clue_id == clue_id)
-    total = ctx.session.scalar(select(func.count()).select_from(HumanTask).where(*where)) or 0
+    filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
+    if filters.get("stage"):
+        where.append(HumanTask.stage == filters["stage"])
+    if filters.get("overdue") not in (None, False, "0", "false"):
+        where.append(HumanTask.due_at < ctx.now)
+    query = select(HumanTask)
+    count = select(func.count()).select_from(HumanTask)
+    clue_filters = [f for f in ("category", "unit", "q") if filters.get(f)]
+    if clue_filters:
+        query = query.join(Clue, Clue.id == HumanTask.clue_id)
+        count = count.join(Clue, Clue.id == HumanTask.clue_id)
+        if filters.get("category"):
+            where.append(Clue.category == filters["category"])
+        if filters.get("unit"):
+            where.append(Clue.responsible_unit == filters["unit"])
+        if filters.get("q"):
+            text = str(filters["q"]).strip()
+            where.append(or_(Clue.enterprise_name.like(f"%{text}%"), Clue.uscc == text.upper()))
+    total = ctx.session.scalar(count.where(*where)) or 0
     rows = ctx.session.scalars(
-        select(HumanTask).where(*where)
+        query.where(*where)
         .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
         .offset((page - 1) * per_page).limit(per_page))
-    return {"items": [task_summary(r) for r in rows], "total": total}
+    return {"items": [task_summary(r, ctx.now) for r in rows], "total": total}
+
+
+def done_tasks(ctx: Context, username: str, page: int = 1, per_page: int = 50) -> dict[str, Any]:
+    """Tasks this user completed (已办), newest first, from the history."""
+    user = access.get_user(ctx.session, username)
+    where = [InstanceEvent.actor == user.username, InstanceEvent.kind == "task_completed"]
+    total = ctx.session.scalar(select(func.count()).select_from(InstanceEvent).where(*where)) or 0
+    rows = ctx.session.execute(
+        select(InstanceEvent, Clue.id, Clue.enterprise_name)
+        .join(Clue, Clue.instance_id == InstanceEvent.instance_id, isouter=True)
+        .where(*where).order_by(InstanceEvent.at.desc(), InstanceEvent.id.desc())
+        .offset((page - 1) * per_page).limit(per_page))
+    return {"items": [{"task_id": e.task_id, "title": e.element_name, "at": e.at.isoformat(), "clue_id": cid,
+                       "enterprise_name": name, "instance_id": e.instance_id} for e, cid, name in rows],
+            "total": total}
 
 
 def _ready_row(ctx: Context, task_id: str) -> HumanTask:

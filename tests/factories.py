@@ -10,12 +10,13 @@ from engine.demo import demo_users
 from engine.org import ensure_units_and_groups
 
 
-def prepare_engine(engine: Engine, spot_check_rate: float = 0.0, max_sendbacks: int = 5) -> None:
+def prepare_engine(engine: Engine, spot_check_rate: float = 0.0, max_sendbacks: int = 5,
+                   password: str | None = None) -> None:
+    """Processes, Suizhou's units, the demo accounts (password only if given) and the 2023 campaign."""
     engine.deploy_directory()
     with engine.transaction() as ctx:
         ensure_units_and_groups(ctx)
-    for username, display, role, unit, group in demo_users():
-        engine.create_user(username, display, role.value, None, unit, group)
+    engine.create_users([(u, d, r.value, unit, g) for u, d, r, unit, g in demo_users()], password)
     engine.open_campaign(plan_2023(), spot_check_rate=spot_check_rate, max_sendbacks=max_sendbacks)
 
 

@@ -1,0 +1,173 @@
+"""The work ledger (工作台账): every clue a user may see, filtered, sorted and paged in the
+database, and exported to .xlsx with exactly the same filter."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from io import BytesIO
+from typing import Any
+
+from openpyxl import Workbook
+from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select
+
+from . import access
+from .clock import local_today
+from .clues import OPEN_STAGES, clue_record
+from .context import Context
+from .db.models import Clue, OrgUnit, User, WorkGroup
+from .errors import ValidationFailed
+
+YELLOW_DAYS = 3
+SORTABLE = {"id": Clue.id, "deadline": Clue.deadline, "created_at": Clue.created_at,
+            "amount_owed": Clue.amount_owed, "stage": Clue.stage, "enterprise_name": Clue.enterprise_name}
+FILTERS = ("category", "stage", "unit", "group", "source", "light", "overdue", "q")
+MAX_PER_PAGE = 200
+EXPORT_LIMIT = 100_000
+
+
+def light_of_clue(today: date) -> ColumnElement[Any]:
+    """红灯 overdue, 黄灯 due within three days, 绿灯 on track; closed clues have none."""
+    return case(
+        (Clue.stage.not_in(OPEN_STAGES), literal(None)),
+        (Clue.deadline.is_(None), literal("green")),
+        (Clue.deadline < today, literal("red")),
+        (Clue.deadline <= today + timedelta(days=YELLOW_DAYS), literal("yellow")),
+        else_=literal("green"),
+    )
+
+
+@dataclass(frozen=True)
+class LedgerQuery:
+    category: str | None = None
+    stage: str | None = None
+    unit: str | None = None
+    group: str | None = None
+    source: str | None = None
+    light: str | None = None
+    overdue: bool | None = None
+    q: str | None = None
+    sort: str = "-id"
+    page: int = 1
+    per_page: int = 50
+
+    @classmethod
+    def from_args(cls, args: dict[str, Any]) -> LedgerQuery:
+        """Build from request parameters. :raises ValidationFailed: bad paging, sort or light."""
+        values: dict[str, Any] = {k: (str(args[k]).strip() or None) for k in FILTERS if args.get(k) not in (None, "")}
+        if "overdue" in values:
+            values["overdue"] = str(values["overdue"]).lower() in ("1", "true", "yes", "on")
+        errors = {}
+        for name, default in (("page", 1), ("per_page", 50)):
+            try:
+                values[name] = int(args.get(name) or default)
+            except (TypeError, ValueError):
+                errors[name] = "应为整数"
+        if not errors and (values["page"] < 1 or not 1 <= values["per_page"] <= MAX_PER_PAGE):
+            errors["per_page" if values["page"] >= 1 else "page"] = f"page ≥ 1，per_page 为 1–{MAX_PER_PAGE}"
+        sort = str(args.get("sort") or "-id")
+        if sort.lstrip("-") not in SORTABLE:
+            errors["sort"] = "不支持的排序字段"
+        values["sort"] = sort
+        if values.get("light") not in (None, "red", "yellow", "green"):
+            errors["light"] = "应为 red、yellow 或 green"
+        if errors:
+            raise ValidationFailed("查询参数有误", errors)
+        return cls(**values)
+
+    def filters(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in FILTERS if getattr(self, k) is not None}
+
+
+def _where(user: User, query: LedgerQuery, today: date) -> list[ColumnElement[bool]]:
+    where = [access.clue_scope(user)]
+    for column, value in ((Clue.category, query.category), (Clue.stage, query.stage), (Clue.source, query.source),
+                          (Clue.responsible_unit, query.unit), (Clue.work_group, query.group)):
+        if value is not None:
+            where.append(column == value)
+    if query.light is not None:
+        where.append(light_of_clue(today) == query.light)
+    if query.overdue is not None:
+        overdue = Clue.stage.in_(OPEN_STAGES) & (Clue.deadline < today)
+        where.append(overdue if query.overdue else ~overdue)
+    if query.q:
+        pattern = f"%{query.q}%"
+        where.append(or_(Clue.enterprise_name.like(pattern), Clue.uscc == query.q.upper(), Clue.debtor.like(pattern)))
+    return where
+
+
+def _selection(user: User, query: LedgerQuery, today: date) -> Select[Any]:
+    column = SORTABLE[query.sort.lstrip("-")]
+    order = column.desc() if query.sort.startswith("-") else column.asc()
+    return (select(Clue, light_of_clue(today).label("light"))
+            .where(*_where(user, query, today)).order_by(order, Clue.id.desc()))
+
+
+def _row(clue: Clue, light: str | None, private: bool) -> dict[str, Any]:
+    return {**clue_record(clue, include_private=private), "light": light}
+
+
+def list_clues(ctx: Context, username: str, query: LedgerQuery) -> dict[str, Any]:
+    """One page of the ledger and the total that matches."""
+    user = access.get_user(ctx.session, username)
+    today = local_today(ctx.runtime.clock)
+    total = ctx.session.scalar(select(func.count()).select_from(Clue).where(*_where(user, query, today))) or 0
+    rows = ctx.session.execute(_selection(user, query, today)
+                               .offset((query.page - 1) * query.per_page).limit(query.per_page))
+    private = access.sees_complainant(user)
+    return {"items": [_row(clue, light, private) for clue, light in rows], "total": total,
+            "page": query.page, "per_page": query.per_page}
+
+
+EXPORT_COLUMNS = [
+    ("clue_id", "线索编号"), ("source", "线索来源"), ("enterprise_name", "企业名称"), ("uscc", "统一社会信用代码"),
+    ("debtor", "被反映单位"), ("summary", "问题概述"), ("category", "问题类别"), ("level", "层级"),
+    ("key_problem", "重点问题"), ("work_group", "牵头专班"), ("responsible_unit", "责任单位"),
+    ("deadline", "整改期限"), ("stage", "办理阶段"), ("light", "亮灯"), ("amount_owed", "欠款金额（元）"),
+    ("amount_paid", "已支付金额（元）"), ("sendback_count", "退回次数"), ("referred", "已移送纪检"),
+    ("created_at", "登记时间"), ("closed_at", "办结时间"),
+]
+LABELS = {
+    "stage": {"triage": "分析研判", "assigning": "交办", "rectifying": "整改中", "reviewing": "审核销号",
+              "awaiting_spot_check": "待抽查", "spot_check": "实地抽查", "closed": "已销号", "rejected": "不予受理"},
+    "light": {"red": "红灯", "yellow": "黄灯", "green": "绿灯"},
+    "category": {"arrears_public": "机关事业单位拖欠账款", "arrears_soe": "国有企业拖欠账款", "policy": "惠企政策兑现",
+                 "investment": "招商引资政策兑现", "promise": "政府守信践诺"},
+    "source": {"leadership": "领导交办", "letters_visits": "来信来访", "enterprise_platform": "非公有制企业服务平台投诉",
+               "self_inspection": "自查问题清单"},
+    "level": {"city": "市级", "county": "县级"},
+}
+
+
+def export_clues(ctx: Context, username: str, query: LedgerQuery) -> tuple[bytes, int]:
+    """Every row of the filtered ledger (not just the page) as .xlsx with Chinese headers."""
+    user = access.get_user(ctx.session, username)
+    today = local_today(ctx.runtime.clock)
+    names = {u.code: u.name for u in ctx.session.scalars(select(OrgUnit))}
+    names.update({g.code: g.name for g in ctx.session.scalars(select(WorkGroup))}, office="综合办公室")
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("工作台账")
+    sheet.append([title for _, title in EXPORT_COLUMNS])
+    count = 0
+    result = ctx.session.execute(_selection(user, query, today).limit(EXPORT_LIMIT).execution_options(yield_per=1000))
+    for clue, light in result:
+        record = _row(clue, light, False)
+        sheet.append([_cell(key, record.get(key), names) for key, _ in EXPORT_COLUMNS])
+        count += 1
+    buffer = BytesIO()
+    book.save(buffer)
+    return buffer.getvalue(), count
+
+
+def _cell(key: str, value: Any, names: dict[str, str]) -> Any:
+    if value is None:
+        return ""
+    if key in LABELS:
+        return LABELS[key].get(value, value)
+    if key in ("responsible_unit", "work_group"):
+        return names.get(value, value)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, Decimal):
+        return float(value)
+    return value

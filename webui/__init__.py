@@ -1,0 +1,81 @@
+"""Chengxin's web UI: a thin Flask layer over engine functions (one blueprint per area)."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, redirect, url_for
+from flask_babel import Babel, get_locale
+from flask_wtf.csrf import CSRFProtect
+
+from engine import Engine, EngineSettings
+from engine.settings import PACKAGE_ROOT, default_database_url
+
+csrf = CSRFProtect()
+babel = Babel()
+LANGUAGES = ("zh_CN", "en")
+
+
+def _secret_key(instance_path: str) -> str:
+    # One random key per installation, kept in the instance folder, never in the repository.
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        os.chmod(path, 0o600)
+    return path.read_text().strip()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(PACKAGE_ROOT / "instance"), instance_relative_config=True)
+    app.config.from_mapping(
+        DATABASE_URL=os.environ.get("CHENGXIN_DATABASE_URL") or default_database_url(),
+        EVIDENCE_DIR=str(PACKAGE_ROOT / "instance" / "evidence"),
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=False,  # set True behind HTTPS (config.py in the instance folder)
+        REMEMBER_COOKIE_DURATION=0,
+        IDLE_TIMEOUT_MINUTES=30,
+        BABEL_DEFAULT_LOCALE="zh_CN",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        WTF_CSRF_TIME_LIMIT=None,
+        CLOCK=None,
+    )
+    app.config.from_pyfile("config.py", silent=True)
+    if test_config is not None:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(app.instance_path)
+    settings = EngineSettings(database_url=app.config["DATABASE_URL"], evidence_dir=Path(app.config["EVIDENCE_DIR"]))
+    app.extensions["chengxin_engine"] = Engine(settings, app.config["CLOCK"])
+
+    csrf.init_app(app)
+    from .i18n import select_locale
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+
+    from . import auth, clues, errors, filters, inbox, ledger, tasks
+    auth.init_app(app)
+    errors.init_app(app)
+    filters.init_app(app)
+    for module in (auth, inbox, tasks, clues, ledger):
+        app.register_blueprint(module.bp)
+    for optional in ("admin", "api", "evidence", "imports", "tokens"):
+        try:
+            module = __import__(f"webui.{optional}", fromlist=["bp"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"webui.{optional}":
+                raise
+            continue
+        app.register_blueprint(module.bp)
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+    app.add_url_rule("/", endpoint="index", view_func=lambda: redirect(url_for("inbox.index")))
+
+    @app.context_processor
+    def endpoints() -> dict[str, Any]:
+        return {"url_endpoints": app.view_functions.keys(), "get_locale": get_locale}
+
+    return app

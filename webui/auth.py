@@ -1,0 +1,132 @@
+"""Login, logout, password change, and who the current user is (session or bearer token)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from engine import accounts
+from engine.db.models import User
+from engine.errors import EngineError, ValidationFailed
+
+from .db import engine
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+login_manager = LoginManager()
+
+
+@dataclass
+class Principal(UserMixin):
+    """The signed-in user as views see it; loaded from the database on every request."""
+
+    username: str
+    display_name: str
+    role: str
+    unit_code: str | None
+    group_code: str | None
+
+    def get_id(self) -> str:
+        return self.username
+
+    @classmethod
+    def of(cls, user: User) -> Principal:
+        return cls(user.username, user.display_name, user.role.value, user.unit_code, user.group_code)
+
+
+def _load(ctx: Any, username: str) -> Principal | None:
+    user = ctx.session.scalar(select(User).where(User.username == username))
+    return Principal.of(user) if user is not None and user.active else None
+
+
+@login_manager.user_loader
+def load_user(username: str) -> Principal | None:
+    return engine().run(_load, username)
+
+
+@login_manager.request_loader
+def load_user_from_token(req: Any) -> Principal | None:
+    header = req.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    try:
+        return engine().run(lambda ctx: Principal.of(accounts.user_for_token(ctx, header[7:].strip())))
+    except EngineError:
+        return None
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+
+    @app.before_request
+    def enforce_idle_timeout() -> Any:
+        if "Authorization" in request.headers or not current_user.is_authenticated:
+            return None
+        now = engine().clock.now().timestamp()
+        last = session.get("last_seen", now)
+        if now - last > app.config["IDLE_TIMEOUT_MINUTES"] * 60:
+            engine().run(accounts.audit, current_user.username, "logout", remote_addr=request.remote_addr,
+                         reason="idle timeout")
+            logout_user()
+            session.clear()
+            flash(_("You were signed out after a period of inactivity."), "warning")
+            return redirect(url_for("auth.login", next=request.full_path))
+        session["last_seen"] = now
+        return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        def attempt(ctx: Any) -> tuple[Principal | None, str | None]:
+            result = accounts.authenticate(ctx, username, request.form.get("password", ""), request.remote_addr)
+            return (Principal.of(result.user) if result.user else None), result.refusal
+
+        user, refusal = engine().run(attempt)
+        if user is None:
+            flash(refusal or "", "danger")
+            return render_template("auth/login.html", username=username), 401
+        session.clear()
+        login_user(user)
+        session["last_seen"] = engine().clock.now().timestamp()
+        target = request.args.get("next") or ""
+        return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("index"))
+    return render_template("auth/login.html", username="")
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout() -> Any:
+    engine().run(accounts.audit, current_user.username, "logout", remote_addr=request.remote_addr)
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password() -> Any:
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        new = request.form.get("new_password", "")
+        if new != request.form.get("confirm_password", ""):
+            errors["confirm_password"] = _("The two passwords differ.")
+        else:
+            try:
+                refusal = engine().run(accounts.change_password, current_user.username,
+                                       request.form.get("old_password", ""), new)
+            except ValidationFailed as exc:
+                errors = {"new_password": exc.fields.get("password", str(exc))}
+            else:
+                if refusal is None:
+                    flash(_("Password changed."), "success")
+                    return redirect(url_for("index"))
+                errors = {"old_password": refusal}
+    return render_template("auth/password.html", errors=errors), (422 if errors else 200)

@@ -1,0 +1,50 @@
+"""线索登记 (intake) and the clue page."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from engine import clues
+from engine.errors import ValidationFailed
+from engine.ledger import LABELS
+
+from .db import engine
+from .formdata import form_to_data
+
+bp = Blueprint("clues", __name__, url_prefix="/clues")
+
+
+def _intake_form() -> Any:
+    return engine().runtime.forms.get("intake").to_dict()
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new() -> Any:
+    form = _intake_form()
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        values = form_to_data(form["schema"], request.form)
+        try:
+            created = engine().run(clues.add_clue, current_user.username, values)
+        except ValidationFailed as exc:
+            errors, status = exc.fields, 422
+        else:
+            flash(_("Clue #%(id)s registered; it is now waiting for triage.", id=created["clue_id"]), "success")
+            if created["duplicates"]:
+                flash(_("Possible duplicate: the same enterprise and debtor are already open in clue(s) %(ids)s.",
+                        ids=", ".join(f"#{i}" for i in created["duplicates"])), "warning")
+            return redirect(url_for("clues.show", clue_id=created["clue_id"]))
+    return render_template("clues/new.html", form=form, values=values, errors=errors), status
+
+
+@bp.route("/<int:clue_id>")
+@login_required
+def show(clue_id: int) -> Any:
+    clue = engine().run(clues.view_clue, current_user.username, clue_id)
+    return render_template("clues/show.html", clue=clue, labels=LABELS)

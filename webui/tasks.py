@@ -1,0 +1,51 @@
+"""The task page: the clue so far, earlier steps read-only, and the task's form."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from engine import clues, tasks
+from engine.errors import Conflict, ValidationFailed
+from engine.ledger import LABELS
+
+from .db import engine
+from .formdata import form_to_data
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+
+def _page(task: dict[str, Any], values: dict[str, Any], errors: dict[str, str], conflict: str | None = None,
+          status: int = 200) -> Any:
+    clue = engine().run(clues.view_clue, current_user.username, task["clue_id"]) if task.get("clue_id") else None
+    return render_template("tasks/show.html", task=task, clue=clue, values=values, errors=errors,
+                           conflict=conflict, labels=LABELS), status
+
+
+@bp.route("/<task_id>", methods=["GET"])
+@login_required
+def show(task_id: str) -> Any:
+    task = engine().run(tasks.show_task, task_id, current_user.username)
+    return _page(task, {}, {})
+
+
+@bp.route("/<task_id>", methods=["POST"])
+@login_required
+def complete(task_id: str) -> Any:
+    try:
+        task = engine().run(tasks.show_task, task_id, current_user.username)
+    except Conflict as exc:
+        # The task is gone: say who took it and keep what was typed on screen.
+        flash(_("Someone else completed this task first; nothing of yours was saved.") + f" ({exc})", "warning")
+        return render_template("tasks/gone.html", values=request.form.to_dict()), 409
+    data = form_to_data(task["form"]["schema"], request.form) if task.get("form") else {}
+    try:
+        engine().run(tasks.complete_task, task_id, current_user.username, data)
+    except ValidationFailed as exc:
+        return _page(task, {**request.form.to_dict(), **data}, exc.fields, status=422)
+    except Conflict as exc:
+        return _page(task, {**request.form.to_dict(), **data}, {}, conflict=str(exc), status=409)
+    flash(_("Submitted: %(title)s", title=task["title"]), "success")
+    return redirect(url_for("inbox.index"))
