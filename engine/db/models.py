@@ -230,7 +230,7 @@ class Evidence(Base):
     task_id: Mapped[Optional[str]] = mapped_column(String(36))
     stage: Mapped[Optional[Code]]
     filename: Mapped[Text200]
-    media_type: Mapped[Code]
+    media_type: Mapped[str] = mapped_column(String(127))  # RFC 6838 allows 127
     size: Mapped[int]
     content_hash: Mapped[str] = mapped_column(String(128))
     hash_alg: Mapped[str] = mapped_column(String(16))
