@@ -21,6 +21,15 @@ OPEN_STAGES = ("triage", "assigning", "rectifying", "reviewing", "awaiting_spot_
 PRIVATE_FIELDS = ("complainant_name", "complainant_phone")
 
 
+def intake_form(ctx: Context, username: str) -> dict[str, Any]:
+    """The intake form for someone who may register clues.
+
+    :raises Forbidden: only the office collects clues.
+    """
+    access.require_role(access.get_user(ctx.session, username), Role.office)
+    return ctx.runtime.forms.get("intake").to_dict()
+
+
 def add_clue(ctx: Context, username: str, data: Any) -> dict[str, Any]:
     """Record an intake form and start the clue's instance; its first task is triage.
 

@@ -17,14 +17,10 @@ from .formdata import form_to_data
 bp = Blueprint("clues", __name__, url_prefix="/clues")
 
 
-def _intake_form() -> Any:
-    return engine().runtime.forms.get("intake").to_dict()
-
-
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new() -> Any:
-    form = _intake_form()
+    form = engine().run(clues.intake_form, current_user.username)
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     status = 200
