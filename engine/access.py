@@ -1,7 +1,7 @@
 """Who may act on which task, as a Python check and as the equivalent SQL filter."""
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session
 
 from .db.models import Clue, HumanTask, Role, User
@@ -9,13 +9,6 @@ from .errors import Forbidden, NotFound
 
 # The office is also the "group" of categories no work group owns (兜底督办, DOMAIN.md).
 OFFICE_GROUP = "office"
-LANE_ROLE = {
-    "office": Role.office,
-    "work_group": Role.group,
-    "responsible_unit": Role.unit,
-    "spot_check": Role.spotcheck,
-    "discipline": Role.discipline,
-}
 SEES_EVERYTHING = {Role.office, Role.supervisor, Role.discipline, Role.admin}
 
 
@@ -29,36 +22,49 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
+def task_audience(lane: str | None, candidate_unit: str | None, candidate_group: str | None,
+                  started_by: str | None) -> str:
+    """Who a READY task is for, as one indexed key (human_task.audience).
+
+    Stored with the task so that every inbox is one index range, and so that the check on a
+    single task and the inbox query cannot drift apart: both compare audiences.
+    """
+    if lane is None:
+        return f"user:{started_by}"
+    if lane in ("work_group", "spot_check"):
+        if candidate_group == OFFICE_GROUP:
+            return "role:office"
+        if not candidate_group:
+            return "nobody"
+        return f"{'group' if lane == 'work_group' else 'spotcheck'}:{candidate_group}"
+    if lane == "responsible_unit":
+        return f"unit:{candidate_unit}" if candidate_unit else "nobody"
+    if lane in ("office", "discipline"):
+        return f"role:{lane}"
+    return "nobody"
+
+
+def role_audience(user: User) -> str | None:
+    """The audience a user serves by role and unit or group (besides their own instances)."""
+    if user.role in (Role.office, Role.discipline):
+        return f"role:{user.role.value}"
+    if user.role == Role.group and user.group_code:
+        return f"group:{user.group_code}"
+    if user.role == Role.spotcheck and user.group_code:
+        return f"spotcheck:{user.group_code}"
+    if user.role == Role.unit and user.unit_code:
+        return f"unit:{user.unit_code}"
+    return None
+
+
+def audiences(user: User) -> list[str]:
+    own = f"user:{user.username}"
+    by_role = role_audience(user)
+    return [own, by_role] if by_role else [own]
+
+
 def can_act(user: User, task: HumanTask) -> bool:
-    if task.lane is None:
-        return task.started_by == user.username
-    role = LANE_ROLE.get(task.lane)
-    if role is None:
-        return False
-    if task.lane in ("work_group", "spot_check"):
-        if task.candidate_group == OFFICE_GROUP:
-            return user.role == Role.office
-        return user.role == role and task.candidate_group is not None and task.candidate_group == user.group_code
-    if task.lane == "responsible_unit":
-        return user.role == role and task.candidate_unit is not None and task.candidate_unit == user.unit_code
-    return user.role == role
-
-
-def actionable_filter(user: User) -> ColumnElement[bool]:
-    """SQL twin of can_act, for inbox queries."""
-    own = and_(HumanTask.lane.is_(None), HumanTask.started_by == user.username)
-    role_rule: ColumnElement[bool] = false()
-    if user.role == Role.office:
-        role_rule = or_(HumanTask.lane == "office",
-                        and_(HumanTask.lane.in_(["work_group", "spot_check"]), HumanTask.candidate_group == OFFICE_GROUP))
-    elif user.role in (Role.group, Role.spotcheck) and user.group_code:
-        lane = "work_group" if user.role == Role.group else "spot_check"
-        role_rule = and_(HumanTask.lane == lane, HumanTask.candidate_group == user.group_code)
-    elif user.role == Role.unit and user.unit_code:
-        role_rule = and_(HumanTask.lane == "responsible_unit", HumanTask.candidate_unit == user.unit_code)
-    elif user.role == Role.discipline:
-        role_rule = HumanTask.lane == "discipline"
-    return or_(own, role_rule)
+    return user.active and task.audience in audiences(user)
 
 
 def require_can_act(user: User, task: HumanTask) -> None:

@@ -1,7 +1,7 @@
 """Columns derived from the workflow after every step: READY tasks, status, next timer, clue."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -10,6 +10,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.task import Task
 
 from . import clue_projection
+from .access import task_audience
 from .clock import as_utc, local_day_start
 from .context import Context
 from .db.models import HumanTask, InstanceStatus, ProcessInstance
@@ -18,6 +19,7 @@ from .taskinfo import properties, ready_user_tasks
 if TYPE_CHECKING:
     from .instances import Step
 
+NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=timezone.utc)
 TIMER_EVENTS = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
 
 
@@ -48,14 +50,14 @@ def _sync_human_tasks(ctx: Context, instance: ProcessInstance, ready: list[Task]
         if task_id in existing:
             continue
         props = properties(task)
+        unit, group = _variable(task, props.get("candidateUnit")), _variable(task, props.get("candidateGroup"))
+        due = due_moment(_variable(task, props.get("dueDate")))
         ctx.session.add(HumanTask(
             id=task_id, instance_id=instance.id, clue_id=clue_id, spec_name=task.task_spec.name,
             title=task.task_spec.bpmn_name or task.task_spec.name, lane=task.task_spec.lane,
-            form_key=props.get("formKey"), stage=props.get("stage"),
-            candidate_unit=_variable(task, props.get("candidateUnit")),
-            candidate_group=_variable(task, props.get("candidateGroup")),
-            started_by=instance.started_by, due_at=due_moment(_variable(task, props.get("dueDate"))),
-            created_at=ctx.now,
+            form_key=props.get("formKey"), stage=props.get("stage"), candidate_unit=unit, candidate_group=group,
+            started_by=instance.started_by, due_at=due, sort_due=due or NO_DUE_DATE,
+            audience=task_audience(task.task_spec.lane, unit, group, instance.started_by), created_at=ctx.now,
         ))
 
 

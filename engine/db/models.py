@@ -143,6 +143,8 @@ class HumanTask(Base):
     """One row per READY user task: what inboxes query, never the workflow blob."""
 
     __tablename__ = "human_task"
+    # Every inbox is one range of this index, already in deadline order.
+    __table_args__ = (Index("ix_human_task_inbox", "audience", "sort_due", "id"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task UUID
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
     clue_id: Mapped[Optional[int]] = mapped_column(ForeignKey("clue.id"), index=True)
@@ -155,6 +157,8 @@ class HumanTask(Base):
     candidate_group: Mapped[Optional[Code]] = mapped_column(index=True)
     started_by: Mapped[Optional[Code]]
     due_at: Mapped[Optional[Utc]] = mapped_column(index=True)
+    audience: Mapped[str] = mapped_column(String(80))  # access.task_audience
+    sort_due: Mapped[Utc]  # due_at, or far in the future when there is none
     claimed_by: Mapped[Optional[Code]]
     created_at: Mapped[Utc]
 
