@@ -116,8 +116,9 @@ def view_clue(ctx: Context, username: str, clue_id: int) -> dict[str, Any]:
     shown["history"] = clue_history(ctx, clue_id)["events"]
     if not access.sees_complainant(user):
         for event in shown["history"]:
-            if event["kind"] == "instance_started" and event["data"]:
-                event["data"] = {k: v for k, v in event["data"].items() if k not in PRIVATE_FIELDS}
+            variables = (event["data"] or {}).get("variables")
+            if event["kind"] == "instance_started" and isinstance(variables, dict):
+                event["data"]["variables"] = {k: v for k, v in variables.items() if k not in PRIVATE_FIELDS}
     return shown
 
 

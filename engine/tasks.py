@@ -10,7 +10,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import access
 from .context import Context
 from .db.models import Clue, HumanTask, InstanceEvent, InstanceStatus, ProcessInstance
-from .errors import Conflict, NotFound
+from .errors import Conflict, NotFound, ValidationFailed
 from .history import append_event
 from .instances import Step, find_task, load_instance, run_step
 from .taskinfo import properties, ready_user_tasks
@@ -44,6 +44,8 @@ INBOX_FILTERS = ("category", "stage", "unit", "overdue", "q")
 def list_tasks(ctx: Context, username: str, clue_id: int | None = None, page: int = 1,
                per_page: int = 50, filters: dict[str, Any] | None = None) -> dict[str, Any]:
     """READY tasks the user may act on, nearest deadline first, with filters on the clue."""
+    if page < 1 or not 1 <= per_page <= 200:
+        raise ValidationFailed("bad paging", {"page" if page < 1 else "per_page": "page ≥ 1，per_page 为 1–200"})
     user = access.get_user(ctx.session, username)
     mine = access.audiences(user)
     # Tasks of instances the user started themselves are rare: only look when there are any,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from sqlalchemy import select
@@ -75,6 +75,8 @@ def init_app(app: Flask) -> None:
                          reason="idle timeout")
             logout_user()
             session.clear()
+            if request.path.startswith("/api/"):
+                return jsonify({"error": "unauthorized", "message": "session timed out"}), 401
             flash(_("You were signed out after a period of inactivity."), "warning")
             return redirect(url_for("auth.login", next=request.full_path))
         session["last_seen"] = now
