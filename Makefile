@@ -23,13 +23,15 @@ $(VENDOR)/.installed: webui/package.json
 	   webui/node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
 	touch $@
 
-# Translations are compiled from the .po files in the repository.
+# Translations: the .po files are in the repository, the .mo files are compiled here (gitignored).
+# A catalog that does not compile stops the build. webui/translations/update.sh re-extracts the
+# strings after templates or views change.
 translations: $(VENV)/.installed
-	$(VENV)/bin/pybabel compile -q -d webui/translations || true
+	$(VENV)/bin/pybabel -q compile -d webui/translations
 
 # Browser tests drive Debian's chromium; install it when missing (CI runs as root).
 /usr/bin/chromium:
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-microhei
 
 install: $(VENV)/.installed $(VENDOR)/.installed translations
 

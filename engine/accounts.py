@@ -205,7 +205,7 @@ def admin_save_unit(ctx: Context, admin_name: str, code: str, name: str, kind: s
         ctx.session.add(unit)
     else:
         unit.name, unit.kind = name, kind
-    audit(ctx, admin_name, "unit_saved", target=code, name=name, kind=kind)
+    audit(ctx, admin_name, "unit_saved", target=code, name=name, unit_kind=kind)
     return unit
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from . import access
 from .campaigns import current_campaign, process_variables
 from .context import Context
-from .db.models import Clue, HumanTask, ProcessInstance, Role
+from .db.models import Clue, HumanTask, OrgUnit, ProcessInstance, Role, WorkGroup
 from .errors import NotFound
 from .history import events_of
 from .instances import start_instance
@@ -113,6 +113,10 @@ def view_clue(ctx: Context, username: str, clue_id: int) -> dict[str, Any]:
     clue = get_clue(ctx, clue_id)
     access.require_can_see_clue(user, clue)
     shown = show_clue(ctx, clue_id, include_private=access.sees_complainant(user))
+    unit = ctx.session.get(OrgUnit, clue.responsible_unit) if clue.responsible_unit else None
+    group = ctx.session.get(WorkGroup, clue.work_group) if clue.work_group else None
+    shown["responsible_unit_name"] = unit.name if unit else None
+    shown["work_group_name"] = group.name if group else ("综合办公室" if clue.work_group == "office" else None)
     shown["history"] = clue_history(ctx, clue_id)["events"]
     if not access.sees_complainant(user):
         for event in shown["history"]:

@@ -1,7 +1,7 @@
 """Jinja filters shared by the templates."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,10 +19,26 @@ def localtime(value: str | datetime | None) -> str:
     return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
+def due_day(value: str | datetime | None) -> str:
+    """A deadline shown as the day it falls on: due at 00:00 means the end of the day before."""
+    if not value:
+        return ""
+    moment = (datetime.fromisoformat(value) if isinstance(value, str) else value).astimezone(SHANGHAI)
+    if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
+        moment -= timedelta(seconds=1)
+    return moment.strftime("%Y-%m-%d")
+
+
+def money(value: Any) -> str:
+    return "" if value is None else f"{float(value):,.2f}"
+
+
 def merge_page(args: dict[str, Any], page: int) -> str:
     return urlencode({**args, "page": max(1, page)})
 
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(localtime)
+    app.add_template_filter(due_day)
+    app.add_template_filter(money)
     app.add_template_filter(merge_page)
