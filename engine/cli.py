@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("task_id")
     complete.add_argument("--as", dest="user", required=True)
     complete.add_argument("--data", default="{}")
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    create = token.add_parser("create", help="make a bearer token for USER (printed once)")
+    create.add_argument("username")
+    create.add_argument("--name", default="cli")
     sub.add_parser("tick", help="fire due timers")
     worker = sub.add_parser("worker", help="run the timer scheduler until interrupted")
     worker.add_argument("--interval", type=float, default=2.0, help="seconds between sweeps")
@@ -85,6 +89,9 @@ def _dispatch(engine: Engine, args: argparse.Namespace) -> tuple[Any, int]:
     if args.command == "task":
         action = {"show": engine.show_task, "claim": engine.claim_task, "release": engine.release_task}
         return action[args.task_command](args.task_id, args.user), 0
+    if args.command == "token":
+        from . import accounts
+        return engine.run(accounts.create_token, args.username, args.name), 0
     if args.command == "worker":
         import logging
 

@@ -55,7 +55,9 @@ def create_clues_from_rows(ctx: Context, params: dict[str, Any], data: dict[str,
 
 def create_clue(ctx: Context, intake: dict[str, Any], actor: str, actor_role: str) -> Clue:
     """Store a validated intake and start its instance (shared by intake, self-inspection and import)."""
-    campaign = current_campaign(ctx.session)
+    campaign = ctx.cache.get("campaign")
+    if campaign is None:
+        campaign = ctx.cache["campaign"] = current_campaign(ctx.session)
     clue = Clue(
         campaign_id=campaign.id, source=intake["source"], enterprise_name=intake["enterprise_name"],
         uscc=intake.get("uscc"), debtor=intake["debtor"], summary=intake["summary"],

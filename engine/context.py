@@ -40,6 +40,9 @@ class Context:
     session: Session
     runtime: Runtime
     now: datetime
+    # Rows that cannot change within this transaction (the newest definition, the current
+    # campaign), looked up once when one operation starts many instances (an import).
+    cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def hash_alg(self) -> str:

@@ -43,7 +43,9 @@ def start_instance(ctx: Context, process_id: str, data: dict[str, Any], actor: s
                    business_key: str | None = None, on_created: Callable[[ProcessInstance], None] | None = None
                    ) -> ProcessInstance:
     """Start the newest version of a process with `data` as its first variables."""
-    definition = latest_definition(ctx.session, process_id)
+    definition = ctx.cache.get(f"definition:{process_id}")
+    if definition is None:
+        definition = ctx.cache[f"definition:{process_id}"] = latest_definition(ctx.session, process_id)
     assert definition is not None
     spec, subprocess_specs = ctx.runtime.specs.get(definition)
     workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=ctx.runtime.script_engine)

@@ -183,3 +183,18 @@ def test_verify_history_names_the_edited_event(cli: Cli) -> None:
     assert out["first_break"]["instance_id"] == instance_id
     assert out["first_break"]["seq"] == 2 and out["first_break"]["event_id"] == event_id
     assert "edited" in out["first_break"]["reason"]
+
+
+def test_token_create_gives_a_working_bearer_token(cli: Cli, database_url: str) -> None:
+    from engine import Engine, EngineSettings, accounts
+    cli.ok("init")
+    engine = Engine(EngineSettings(database_url=database_url))
+    try:
+        engine.create_users([("office", "综合办公室", "office", None, None)])
+        created = cli.ok("token", "create", "office", "--name", "integration")
+        assert created["token"].startswith("cx_") and created["name"] == "integration"
+        assert engine.run(accounts.user_for_token, created["token"]).username == "office"
+        code, out = cli("token", "create", "nobody")
+        assert code == 1 and out["error"] == "not_found"
+    finally:
+        engine.dispose()
