@@ -97,6 +97,12 @@ def authenticate(ctx: Context, username: str, password: str, remote_addr: str | 
     return LoginResult(user)
 
 
+def active_user(ctx: Context, username: str) -> User | None:
+    """The account behind a session, or None once it is disabled or gone."""
+    user = ctx.session.scalar(select(User).where(User.username == username))
+    return user if user is not None and user.active else None
+
+
 def change_password(ctx: Context, username: str, old: str, new: str) -> str | None:
     """Returns why the change was refused (recorded, so not raised), or None when done.
 

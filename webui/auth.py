@@ -7,7 +7,6 @@ from typing import Any
 from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
-from sqlalchemy import select
 
 from engine import accounts
 from engine.db.models import User
@@ -37,14 +36,14 @@ class Principal(UserMixin):
         return cls(user.username, user.display_name, user.role.value, user.unit_code, user.group_code)
 
 
-def _load(ctx: Any, username: str) -> Principal | None:
-    user = ctx.session.scalar(select(User).where(User.username == username))
-    return Principal.of(user) if user is not None and user.active else None
+def _principal(ctx: Any, username: str) -> Principal | None:
+    user = accounts.active_user(ctx, username)
+    return Principal.of(user) if user is not None else None
 
 
 @login_manager.user_loader
 def load_user(username: str) -> Principal | None:
-    return engine().run(_load, username)
+    return engine().run(_principal, username)
 
 
 @login_manager.request_loader
