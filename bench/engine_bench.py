@@ -16,13 +16,12 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+
 from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
@@ -35,7 +34,7 @@ from engine.db.session import make_sql_engine  # noqa: E402
 from engine.migrate import upgrade  # noqa: E402
 from engine.scripts import make_script_engine  # noqa: E402
 from engine.settings import PACKAGE_ROOT  # noqa: E402
-from tests.factories import INTAKE, prepare_engine  # noqa: E402
+from tests.factories import postgresql_schema, INTAKE, prepare_engine  # noqa: E402
 
 TRIAGE = {"accepted": True, "category": "arrears_public", "level": "city", "key_problem": False}
 ASSIGN = {"responsible_unit": "zengdu", "deadline": "2023-11-20"}
@@ -202,16 +201,8 @@ def main() -> None:
               f"with state-only load+save {persisted:6.2f} ms")
     with tempfile.TemporaryDirectory() as tmp:
         run("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args.lifecycles, raw)
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        run("PostgreSQL", f"{args.pg}?options=-csearch_path%3D{schema}", args.lifecycles, raw)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgresql_schema(args.pg, "bench") as url:
+        run("PostgreSQL", url, args.lifecycles, raw)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from openpyxl import Workbook  # noqa: E402
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
+from sqlalchemy import func, insert, select  # noqa: E402
 
 from engine import problem_list  # noqa: E402
 from engine.clock import FixedClock, parse_moment  # noqa: E402
@@ -32,7 +32,7 @@ from engine.db.models import Clue, HumanTask  # noqa: E402
 from engine.db.session import make_sql_engine  # noqa: E402
 from engine.demo import DEMO_PASSWORD  # noqa: E402
 from engine.migrate import upgrade  # noqa: E402
-from tests.factories import ClueDriver, prepare_engine  # noqa: E402
+from tests.factories import postgresql_schema, ClueDriver, prepare_engine  # noqa: E402
 from webui import create_app  # noqa: E402
 
 SEED_PER_STAGE = 40
@@ -172,16 +172,8 @@ def main() -> None:
         run("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args.clues, args.repeat)
     if args.skip_pg:
         return
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        run("PostgreSQL", f"{args.pg}?options=-csearch_path%3D{schema}", args.clues, args.repeat)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgresql_schema(args.pg, "bench") as url:
+        run("PostgreSQL", url, args.clues, args.repeat)
 
 
 if __name__ == "__main__":

@@ -201,8 +201,19 @@ def admin_reset_password(ctx: Context, admin_name: str, username: str, password:
     audit(ctx, admin_name, "password_reset", target=username)
 
 
-def admin_save_unit(ctx: Context, admin_name: str, code: str, name: str, kind: str) -> OrgUnit:
+def _check_exists(row: Any, code: str, creating: bool, what: str) -> None:
+    """:raises Conflict: creating a code that exists. :raises NotFound: updating one that does not."""
+    if creating and row is not None:
+        raise Conflict(f"{what} {code!r} already exists")
+    if not creating and row is None:
+        raise NotFound(f"{what} {code!r} does not exist")
+
+
+def admin_save_unit(ctx: Context, admin_name: str, code: str, name: str, kind: str,
+                    creating: bool = False) -> OrgUnit:
+    """Create (refusing an existing code) or update (refusing an unknown one) a unit."""
     _admin(ctx, admin_name)
+    _check_exists(ctx.session.get(OrgUnit, code), code, creating, "unit")
     if kind not in ("county", "department") or not re.fullmatch(r"[a-z][a-z0-9_]{1,63}", code or "") or not name:
         raise ValidationFailed("bad unit", {"code": "编码须为小写字母开头的字母数字", "kind": "county 或 department"})
     unit = ctx.session.get(OrgUnit, code)
@@ -215,8 +226,11 @@ def admin_save_unit(ctx: Context, admin_name: str, code: str, name: str, kind: s
     return unit
 
 
-def admin_save_group(ctx: Context, admin_name: str, code: str, name: str, host_unit: str | None) -> WorkGroup:
+def admin_save_group(ctx: Context, admin_name: str, code: str, name: str, host_unit: str | None,
+                     creating: bool = False) -> WorkGroup:
+    """Create (refusing an existing code) or update (refusing an unknown one) a work group."""
     _admin(ctx, admin_name)
+    _check_exists(ctx.session.get(WorkGroup, code), code, creating, "work group")
     if not re.fullmatch(r"[a-z][a-z0-9_]{1,63}", code or "") or not name:
         raise ValidationFailed("bad group", {"code": "编码须为小写字母开头的字母数字"})
     if host_unit and ctx.session.get(OrgUnit, host_unit) is None:

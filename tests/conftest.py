@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from engine.db.base import Base
 from engine.db.session import make_sql_engine
 from engine.migrate import upgrade
 
-from .factories import prepare_engine
+from .factories import postgresql_schema, prepare_engine
 
 TARGET = os.environ.get("CHENGXIN_TEST_DATABASE", "sqlite")
 ON_POSTGRESQL = TARGET.startswith("postgresql")
@@ -36,20 +35,11 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         sql.dispose()
         yield str(path)
         return
-    schema = f"test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(TARGET, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{TARGET}{'&' if '?' in TARGET else '?'}options=-csearch_path%3D{schema}"
-    sql = make_sql_engine(url)
-    upgrade(sql)
-    sql.dispose()
-    try:
+    with postgresql_schema(TARGET) as url:
+        sql = make_sql_engine(url)
+        upgrade(sql)
+        sql.dispose()
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

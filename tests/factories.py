@@ -1,7 +1,12 @@
 """Plain helpers that put the engine into known states for tests and benchmarks."""
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections.abc import Iterator
 from typing import Any
+
+from sqlalchemy import create_engine, text
 
 from engine import Engine
 from engine.campaigns import plan_2023
@@ -94,3 +99,18 @@ class ClueDriver:
         self.assign()
         self.plan()
         self.report()
+
+
+@contextlib.contextmanager
+def postgresql_schema(url: str, prefix: str = "test") -> Iterator[str]:
+    """A fresh schema for one run; yields the URL whose connections use it, drops it after."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

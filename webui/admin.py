@@ -184,17 +184,6 @@ def reset_password(username: str) -> Any:
 
 # --- units --------------------------------------------------------------------------------------
 
-def _create_unit(ctx: Any, admin: str, code: str, name: str, kind: str) -> None:
-    if directory.find_unit(ctx, admin, code) is not None:
-        raise Conflict(f"unit {code!r} already exists")
-    accounts.admin_save_unit(ctx, admin, code, name, kind)
-
-
-def _update_unit(ctx: Any, admin: str, code: str, name: str, kind: str) -> None:
-    directory.get_unit(ctx, admin, code)  # NotFound → 404; saving must not create it
-    accounts.admin_save_unit(ctx, admin, code, name, kind)
-
-
 @bp.route("/units", methods=["GET", "POST"])
 def units() -> Any:
     values: dict[str, Any] = {}
@@ -207,7 +196,8 @@ def units() -> Any:
             status = 422
         else:
             try:
-                engine().run(_create_unit, current_user.username, values["code"], values["name"], values["kind"])
+                engine().run(accounts.admin_save_unit, current_user.username, values["code"], values["name"], values["kind"],
+                             creating=True)
             except ValidationFailed as exc:
                 errors, status = exc.fields, 422
                 problem = None if exc.fields else str(exc)
@@ -230,7 +220,7 @@ def edit_unit(code: str) -> Any:
         errors = _text_problems(values, required=("name", "kind"), limited=("name",))
         if not errors:
             try:
-                engine().run(_update_unit, current_user.username, code, values["name"], values["kind"])
+                engine().run(accounts.admin_save_unit, current_user.username, code, values["name"], values["kind"])
             except ValidationFailed as exc:
                 errors = exc.fields or {"name": str(exc)}
             else:
@@ -241,17 +231,6 @@ def edit_unit(code: str) -> Any:
 
 
 # --- work groups --------------------------------------------------------------------------------
-
-def _create_group(ctx: Any, admin: str, code: str, name: str, host_unit: str | None) -> None:
-    if directory.find_group(ctx, admin, code) is not None:
-        raise Conflict(f"work group {code!r} already exists")
-    accounts.admin_save_group(ctx, admin, code, name, host_unit)
-
-
-def _update_group(ctx: Any, admin: str, code: str, name: str, host_unit: str | None) -> None:
-    directory.get_group(ctx, admin, code)
-    accounts.admin_save_group(ctx, admin, code, name, host_unit)
-
 
 @bp.route("/groups", methods=["GET", "POST"])
 def groups() -> Any:
@@ -265,8 +244,8 @@ def groups() -> Any:
             status = 422
         else:
             try:
-                engine().run(_create_group, current_user.username, values["code"], values["name"],
-                             values["host_unit"] or None)
+                engine().run(accounts.admin_save_group, current_user.username, values["code"], values["name"],
+                             values["host_unit"] or None, creating=True)
             except ValidationFailed as exc:
                 errors, status = exc.fields, 422
                 problem = None if exc.fields else str(exc)
@@ -291,7 +270,7 @@ def edit_group(code: str) -> Any:
         errors = _text_problems(values, required=("name",), limited=("name",))
         if not errors:
             try:
-                engine().run(_update_group, current_user.username, code, values["name"], values["host_unit"] or None)
+                engine().run(accounts.admin_save_group, current_user.username, code, values["name"], values["host_unit"] or None)
             except ValidationFailed as exc:
                 errors = exc.fields or {"name": str(exc)}
             else:

@@ -165,7 +165,7 @@ def test_an_admin_cannot_disable_themselves(client: FlaskClient, auth: AuthActio
 
 
 def test_units_are_created_and_edited(client: FlaskClient, auth: AuthActions, web_engine: Engine) -> None:
-    web_engine.run(accounts.admin_save_unit, "admin", "probe", "探针", "county")
+    web_engine.run(accounts.admin_save_unit, "admin", "probe", "探针", "county", creating=True)
     auth.login("admin")
     units = client.get("/admin/units").get_data(as_text=True)
     assert 'data-unit="zengdu"' in units and "曾都区人民政府" in units

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, select, update
 
 from engine.cli import main
 from engine.db.models import InstanceEvent
-from engine.errors import ValidationFailed
+
 
 NOW = "2023-12-10T10:00:00"
 NO_SUCH_TASK = "00000000-0000-0000-0000-000000000000"

@@ -19,7 +19,6 @@ from engine import Engine, EngineError, Forbidden, NotFound, ValidationFailed
 from engine import access, evidence
 from engine.db.models import Clue, Evidence, Role, User
 
-from ..conftest import ON_POSTGRESQL
 from ..factories import ClueDriver
 
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
