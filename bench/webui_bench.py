@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from openpyxl import Workbook  # noqa: E402
-from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from engine import problem_list  # noqa: E402
 from engine.clock import FixedClock, parse_moment  # noqa: E402
@@ -85,6 +85,9 @@ def copy_in_bulk(engine: Any, target: int) -> None:
                 if task_batch:
                     session.execute(insert(HumanTask), task_batch)
                 batch, task_batch = [], []
+        if session.get_bind().dialect.name == "postgresql":
+            # Ids were given explicitly: move the sequence past them for clues made later.
+            session.execute(text("SELECT setval(pg_get_serial_sequence('clue', 'id'), (SELECT max(id) FROM clue))"))
 
 
 def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float]:

@@ -96,11 +96,15 @@ def _where(user: User, query: LedgerQuery, today: date) -> list[ColumnElement[bo
     return where
 
 
-def _selection(user: User, query: LedgerQuery, today: date) -> Select[Any]:
+def _order(query: LedgerQuery) -> list[ColumnElement[Any]]:
     column = SORTABLE[query.sort.lstrip("-")]
     order = column.desc() if query.sort.startswith("-") else column.asc()
+    return [order] if column is Clue.id else [order, Clue.id.desc()]
+
+
+def _selection(user: User, query: LedgerQuery, today: date) -> Select[Any]:
     return (select(Clue, light_of_clue(today).label("light"))
-            .where(*_where(user, query, today)).order_by(order, Clue.id.desc()))
+            .where(*_where(user, query, today)).order_by(*_order(query)))
 
 
 def _row(clue: Clue, light: str | None, private: bool) -> dict[str, Any]:
@@ -111,11 +115,16 @@ def list_clues(ctx: Context, username: str, query: LedgerQuery) -> dict[str, Any
     """One page of the ledger and the total that matches."""
     user = access.get_user(ctx.session, username)
     today = local_today(ctx.runtime.clock)
-    total = ctx.session.scalar(select(func.count()).select_from(Clue).where(*_where(user, query, today))) or 0
-    rows = ctx.session.execute(_selection(user, query, today)
-                               .offset((query.page - 1) * query.per_page).limit(query.per_page))
+    where = _where(user, query, today)
+    total = ctx.session.scalar(select(func.count()).select_from(Clue).where(*where)) or 0
+    # Page through ids only, then fetch the page's rows: a deep OFFSET then skips narrow
+    # index entries instead of whole clue rows.
+    ids = list(ctx.session.scalars(select(Clue.id).where(*where).order_by(*_order(query))
+                                   .offset((query.page - 1) * query.per_page).limit(query.per_page)))
+    rows = {clue.id: (clue, light) for clue, light in ctx.session.execute(
+        select(Clue, light_of_clue(today)).where(Clue.id.in_(ids)))} if ids else {}
     private = access.sees_complainant(user)
-    return {"items": [_row(clue, light, private) for clue, light in rows], "total": total,
+    return {"items": [_row(*rows[i], private) for i in ids], "total": total,
             "page": query.page, "per_page": query.per_page}
 
 
