@@ -25,6 +25,20 @@ def _json_arg(text: str) -> Any:
         raise ValidationFailed(f"--data is not valid JSON: {exc}", {"": "JSON 格式错误"}) from exc
 
 
+def positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chengxin", description="诚信政府建设专项行动 问题线索办理系统")
     parser.add_argument("--db", default=os.environ.get("CHENGXIN_DATABASE_URL") or default_database_url(),
@@ -61,8 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("username")
     create.add_argument("--name", default="cli")
     sub.add_parser("tick", help="fire due timers")
-    worker = sub.add_parser("worker", help="run the timer scheduler until interrupted")
-    worker.add_argument("--interval", type=float, default=2.0, help="seconds between sweeps")
+    worker = sub.add_parser("worker", help="run the timer scheduler until SIGTERM or Ctrl-C (JSON logs on stderr)")
+    worker.add_argument("--interval", type=positive_float, default=2.0, help="seconds between sweeps (default 2)")
+    worker.add_argument("--batch", type=positive_int, default=None,
+                        help="instances per batch within a sweep (default: every due instance in one batch)")
+    worker.add_argument("--metrics-port", type=int, default=None,
+                        help="serve Prometheus metrics of this worker on this port (default: none)")
+    worker.add_argument("--metrics-host", default="127.0.0.1")
+    worker.add_argument("--log-level", default=os.environ.get("CHENGXIN_LOG_LEVEL", "INFO"))
+    backup = sub.add_parser("backup", help="copy the whole database to PATH (SQLite online backup; pg_dump -Fc)")
+    backup.add_argument("path")
+    restore = sub.add_parser("restore", help="restore a backup into the (fresh, empty) database of --db")
+    restore.add_argument("path")
     sub.add_parser("history").add_argument("clue_id", type=int)
     sub.add_parser("verify-history")
     return parser
@@ -93,17 +117,29 @@ def _dispatch(engine: Engine, args: argparse.Namespace) -> tuple[Any, int]:
         from . import accounts
         return engine.run(accounts.create_token, args.username, args.name), 0
     if args.command == "worker":
-        import logging
-
-        from .scheduler import run_worker
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
-        run_worker(engine, args.interval)
-        return {"worker": "stopped"}, 0
+        return _worker(engine, args), 0
+    if args.command in ("backup", "restore"):
+        from . import backup
+        if args.command == "backup":
+            return backup.backup(args.db, args.path), 0
+        return backup.restore(args.db, args.path), 0
     if args.command == "verify-history":
         result = engine.verify_history()
         return result, 0 if result["intact"] else 1
     return commands[args.command](), 0
+
+
+def _worker(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
+    from .logging_setup import configure_logging
+    from .scheduler import periodic_jobs, run_worker
+    configure_logging(args.log_level)
+    if args.metrics_port is not None:
+        from prometheus_client import REGISTRY, start_http_server
+
+        from .metrics import EngineCollector
+        REGISTRY.register(EngineCollector(engine))
+        start_http_server(args.metrics_port, addr=args.metrics_host)
+    return run_worker(engine, args.interval, args.batch, jobs=periodic_jobs(engine))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,6 +15,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from . import lights
 from .context import Context
 from .db.models import Clue, ProcessInstance
 from .taskinfo import properties
@@ -29,7 +30,7 @@ FIELDS = {
     "amount_paid": "amount_paid", "spot_check_selected": "spot_check_selected", "sendback_count": "sendback_count",
     "result": "spot_check_result",
 }
-FINAL_STAGES = {"closed", "rejected"}
+FINAL_STAGES = lights.CLOSED_STAGES
 
 
 def clue_of(session: Session, instance: ProcessInstance) -> Clue | None:
@@ -54,6 +55,7 @@ def project(ctx: Context, clue: Clue, workflow: BpmnWorkflow, step: Step, ready:
             clue.closed_at = ctx.now
     if any(properties(t).get("flag") == "referred" for t in ready):
         clue.referred = True
+    lights.store_clue_light(ctx, clue)
     clue.updated_at = ctx.now
 
 

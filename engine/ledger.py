@@ -3,38 +3,26 @@ database, and exported to .xlsx with exactly the same filter."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import datetime
 from decimal import Decimal
 from io import BytesIO
 from typing import Any
 
 from openpyxl import Workbook
-from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
 
-from . import access
-from .clock import local_today
+from . import access, lights
 from .clues import OPEN_STAGES, clue_record
 from .context import Context
 from .db.models import Clue, OrgUnit, User, WorkGroup
 from .errors import ValidationFailed
 
-YELLOW_DAYS = 3
 SORTABLE = {"id": Clue.id, "deadline": Clue.deadline, "created_at": Clue.created_at,
-            "amount_owed": Clue.amount_owed, "stage": Clue.stage, "enterprise_name": Clue.enterprise_name}
+            "amount_owed": Clue.amount_owed, "stage": Clue.stage, "enterprise_name": Clue.enterprise_name,
+            "light": Clue.light}
 FILTERS = ("category", "stage", "unit", "group", "source", "light", "overdue", "q")
 MAX_PER_PAGE = 200
 EXPORT_LIMIT = 100_000
-
-
-def light_of_clue(today: date) -> ColumnElement[Any]:
-    """红灯 overdue, 黄灯 due within three days, 绿灯 on track; closed clues have none."""
-    return case(
-        (Clue.stage.not_in(OPEN_STAGES), literal(None)),
-        (Clue.deadline.is_(None), literal("green")),
-        (Clue.deadline < today, literal("red")),
-        (Clue.deadline <= today + timedelta(days=YELLOW_DAYS), literal("yellow")),
-        else_=literal("green"),
-    )
 
 
 @dataclass(frozen=True)
@@ -69,7 +57,7 @@ class LedgerQuery:
         if sort.lstrip("-") not in SORTABLE:
             errors["sort"] = "不支持的排序字段"
         values["sort"] = sort
-        if values.get("light") not in (None, "red", "yellow", "green"):
+        if values.get("light") not in (None, *lights.LIGHTS):
             errors["light"] = "应为 red、yellow 或 green"
         if errors:
             raise ValidationFailed("查询参数有误", errors)
@@ -79,16 +67,17 @@ class LedgerQuery:
         return {k: getattr(self, k) for k in FILTERS if getattr(self, k) is not None}
 
 
-def _where(user: User, query: LedgerQuery, today: date) -> list[ColumnElement[bool]]:
+def _where(user: User, query: LedgerQuery, now: datetime) -> list[ColumnElement[bool]]:
     where = [access.clue_scope(user)]
     for column, value in ((Clue.category, query.category), (Clue.stage, query.stage), (Clue.source, query.source),
                           (Clue.responsible_unit, query.unit), (Clue.work_group, query.group)):
         if value is not None:
             where.append(column == value)
     if query.light is not None:
-        where.append(light_of_clue(today) == query.light)
+        # The stored light (indexed), with rows the sweep has not yet reached taken as moved on.
+        where.append(lights.light_is(query.light, Clue.light, Clue.light_changes_at, lights.clue_overdue(now), now))
     if query.overdue is not None:
-        overdue = Clue.stage.in_(OPEN_STAGES) & (Clue.deadline < today)
+        overdue = Clue.stage.in_(OPEN_STAGES) & lights.clue_overdue(now)
         where.append(overdue if query.overdue else ~overdue)
     if query.q:
         pattern = f"%{query.q}%"
@@ -97,34 +86,38 @@ def _where(user: User, query: LedgerQuery, today: date) -> list[ColumnElement[bo
 
 
 def _order(query: LedgerQuery) -> list[ColumnElement[Any]]:
-    column = SORTABLE[query.sort.lstrip("-")]
+    column: ColumnElement[Any] = SORTABLE[query.sort.lstrip("-")]
+    if column is Clue.light:
+        # By severity of the stored light: red, yellow, green, then closed clues (descending: reversed).
+        column = case({lights.RED: 0, lights.YELLOW: 1, lights.GREEN: 2}, value=Clue.light, else_=3)
     order = column.desc() if query.sort.startswith("-") else column.asc()
     return [order] if column is Clue.id else [order, Clue.id.desc()]
 
 
-def _selection(user: User, query: LedgerQuery, today: date) -> Select[Any]:
-    return (select(Clue, light_of_clue(today).label("light"))
-            .where(*_where(user, query, today)).order_by(*_order(query)))
+def _selection(user: User, query: LedgerQuery, now: datetime) -> Select[Any]:
+    return select(Clue).where(*_where(user, query, now)).order_by(*_order(query))
 
 
-def _row(clue: Clue, light: str | None, private: bool) -> dict[str, Any]:
-    return {**clue_record(clue, include_private=private), "light": light}
+def _row(clue: Clue, private: bool, now: datetime) -> dict[str, Any]:
+    record = clue_record(clue, include_private=private)
+    record.pop("light_changes_at", None)
+    due = lights.deadline_moment(clue.deadline) if clue.deadline else None
+    record["light"] = lights.current(clue.light, clue.light_changes_at, due, now)
+    return record
 
 
 def list_clues(ctx: Context, username: str, query: LedgerQuery) -> dict[str, Any]:
     """One page of the ledger and the total that matches."""
     user = access.get_user(ctx.session, username)
-    today = local_today(ctx.runtime.clock)
-    where = _where(user, query, today)
+    where = _where(user, query, ctx.now)
     total = ctx.session.scalar(select(func.count()).select_from(Clue).where(*where)) or 0
     # Page through ids only, then fetch the page's rows: a deep OFFSET then skips narrow
     # index entries instead of whole clue rows.
     ids = list(ctx.session.scalars(select(Clue.id).where(*where).order_by(*_order(query))
                                    .offset((query.page - 1) * query.per_page).limit(query.per_page)))
-    rows = {clue.id: (clue, light) for clue, light in ctx.session.execute(
-        select(Clue, light_of_clue(today)).where(Clue.id.in_(ids)))} if ids else {}
+    rows = {clue.id: clue for clue in ctx.session.scalars(select(Clue).where(Clue.id.in_(ids)))} if ids else {}
     private = access.sees_complainant(user)
-    return {"items": [_row(*rows[i], private) for i in ids], "total": total,
+    return {"items": [_row(rows[i], private, ctx.now) for i in ids], "total": total,
             "page": query.page, "per_page": query.per_page}
 
 
@@ -151,16 +144,15 @@ LABELS = {
 def export_clues(ctx: Context, username: str, query: LedgerQuery) -> tuple[bytes, int]:
     """Every row of the filtered ledger (not just the page) as .xlsx with Chinese headers."""
     user = access.get_user(ctx.session, username)
-    today = local_today(ctx.runtime.clock)
     names = {u.code: u.name for u in ctx.session.scalars(select(OrgUnit))}
     names.update({g.code: g.name for g in ctx.session.scalars(select(WorkGroup))}, office="综合办公室")
     book = Workbook(write_only=True)
     sheet = book.create_sheet("工作台账")
     sheet.append([title for _, title in EXPORT_COLUMNS])
     count = 0
-    result = ctx.session.execute(_selection(user, query, today).limit(EXPORT_LIMIT).execution_options(yield_per=1000))
-    for clue, light in result:
-        record = _row(clue, light, False)
+    result = ctx.session.scalars(_selection(user, query, ctx.now).limit(EXPORT_LIMIT).execution_options(yield_per=1000))
+    for clue in result:
+        record = _row(clue, False, ctx.now)
         sheet.append([_cell(key, record.get(key), names) for key, _ in EXPORT_COLUMNS])
         count += 1
     buffer = BytesIO()

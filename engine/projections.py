@@ -9,7 +9,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.task import Task
 
-from . import clue_projection
+from . import clue_projection, lights
 from .access import task_audience
 from .clock import as_utc, local_day_start
 from .context import Context
@@ -26,7 +26,9 @@ TIMER_EVENTS = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "Cycl
 def sync(ctx: Context, instance: ProcessInstance, workflow: BpmnWorkflow, step: Step) -> None:
     ready = ready_user_tasks(workflow)
     clue = clue_projection.clue_of(ctx.session, instance)
-    _sync_human_tasks(ctx, instance, ready, clue.id if clue is not None else None)
+    campaign_id = clue.campaign_id if clue is not None else workflow.task_tree.data.get("campaign_id")
+    _sync_human_tasks(ctx, instance, ready, clue.id if clue is not None else None,
+                      lights.working_days_of(ctx.session, campaign_id))
     instance.next_timer_at = next_timer_due(workflow)
     if step.error is not None:
         instance.status = InstanceStatus.error
@@ -40,25 +42,32 @@ def sync(ctx: Context, instance: ProcessInstance, workflow: BpmnWorkflow, step: 
         clue_projection.project(ctx, clue, workflow, step, ready)
 
 
-def _sync_human_tasks(ctx: Context, instance: ProcessInstance, ready: list[Task], clue_id: int | None) -> None:
+def _sync_human_tasks(ctx: Context, instance: ProcessInstance, ready: list[Task], clue_id: int | None,
+                      yellow_working_days: int) -> None:
     existing = {row.id: row for row in ctx.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id))}
     wanted = {str(task.id): task for task in ready}
     for task_id, row in existing.items():
         if task_id not in wanted:
             ctx.session.delete(row)
     for task_id, task in wanted.items():
-        if task_id in existing:
-            continue
         props = properties(task)
-        unit, group = _variable(task, props.get("candidateUnit")), _variable(task, props.get("candidateGroup"))
         due = due_moment(_variable(task, props.get("dueDate")))
-        ctx.session.add(HumanTask(
-            id=task_id, instance_id=instance.id, clue_id=clue_id, spec_name=task.task_spec.name,
-            title=task.task_spec.bpmn_name or task.task_spec.name, lane=task.task_spec.lane,
-            form_key=props.get("formKey"), stage=props.get("stage"), candidate_unit=unit, candidate_group=group,
-            started_by=instance.started_by, due_at=due, sort_due=due or NO_DUE_DATE,
-            audience=task_audience(task.task_spec.lane, unit, group, instance.started_by), created_at=ctx.now,
-        ))
+        row = existing.get(task_id)
+        due_changed = row is not None and row.due_at != due
+        if row is None:
+            unit, group = _variable(task, props.get("candidateUnit")), _variable(task, props.get("candidateGroup"))
+            row = HumanTask(
+                id=task_id, instance_id=instance.id, clue_id=clue_id, spec_name=task.task_spec.name,
+                title=task.task_spec.bpmn_name or task.task_spec.name, lane=task.task_spec.lane,
+                form_key=props.get("formKey"), stage=props.get("stage"), candidate_unit=unit, candidate_group=group,
+                started_by=instance.started_by, due_at=due, sort_due=due or NO_DUE_DATE,
+                audience=task_audience(task.task_spec.lane, unit, group, instance.started_by), created_at=ctx.now,
+            )
+            ctx.session.add(row)
+        elif due_changed:
+            # The variable behind the due date moved (a campaign calendar change).
+            row.due_at, row.sort_due = due, due or NO_DUE_DATE
+        lights.store_task_light(row, ctx.now, yellow_working_days, due_changed)
 
 
 def _variable(task: Task, name: str | None) -> Any:

@@ -26,6 +26,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 
 from .clock import SHANGHAI, Clock, local_day_start
 from .errors import ScriptRejected
+from .workdays import add_workdays
 
 SAFE_BUILTINS: dict[str, Any] = {
     name: getattr(builtins, name)
@@ -106,7 +107,10 @@ def make_helpers(clock: Clock) -> dict[str, Callable[..., Any]]:
         digest = hashlib.new("sm3", f"spot-check:{key}".encode()).hexdigest()
         return int(digest[:8], 16) / 0x1_0000_0000 < float(rate)
 
-    return {"now_iso": now_iso, "end_of_day": end_of_day, "add_days": add_days, "sampled": sampled}
+    # add_workdays(date_or_iso, n) -> "YYYY-MM-DD": the n-th working day after (n < 0: before)
+    # that day in the Chinese holiday calendar with its make-up working days (engine.workdays).
+    return {"now_iso": now_iso, "end_of_day": end_of_day, "add_days": add_days, "sampled": sampled,
+            "add_workdays": add_workdays}
 
 
 class ScriptTimeout(Exception):

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .notifications import SmtpSettings
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,3 +30,4 @@ class EngineSettings:
     password_min_length: int = 8
     max_failed_logins: int = 5
     lockout_minutes: int = 15
+    smtp: SmtpSettings | None = None  # e-mail is off without it (the demo)

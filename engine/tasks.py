@@ -1,13 +1,13 @@
 """People's tasks: list, show, claim, release, complete."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from SpiffWorkflow.util.task import TaskState
 
-from . import access
+from . import access, lights
 from .context import Context
 from .db.models import Clue, HumanTask, InstanceEvent, InstanceStatus, ProcessInstance
 from .errors import Conflict, NotFound, ValidationFailed
@@ -25,17 +25,15 @@ def task_summary(row: HumanTask, now: datetime | None = None) -> dict[str, Any]:
         "created_at": row.created_at.isoformat(),
     }
     if now is not None:
-        summary["light"] = light_of_task(row.due_at, now)
+        summary["light"] = lights.current(row.light, row.light_changes_at, row.due_at, now)
     return summary
 
 
-def light_of_task(due_at: datetime | None, now: datetime) -> str | None:
-    """红灯 overdue, 黄灯 due within three days, 绿灯 on track."""
-    if due_at is None:
-        return None
-    if due_at < now:
-        return "red"
-    return "yellow" if due_at <= now + timedelta(days=3) else "green"
+def light_of_task(due_at: datetime | None, now: datetime,
+                  yellow_working_days: int = lights.DEFAULT_YELLOW_WORKING_DAYS) -> str | None:
+    """红灯 overdue, 黄灯 within N working days of the due date, 绿灯 on track (engine.lights).
+    Inboxes read the stored `HumanTask.light` instead; this is for a due date not yet stored."""
+    return lights.for_task(due_at, now, yellow_working_days).value
 
 
 INBOX_FILTERS = ("category", "stage", "unit", "overdue", "q")
@@ -60,6 +58,11 @@ def list_tasks(ctx: Context, username: str, clue_id: int | None = None, page: in
         where.append(HumanTask.stage == filters["stage"])
     if filters.get("overdue") not in (None, False, "0", "false"):
         where.append(HumanTask.due_at < ctx.now)
+    if filters.get("light"):
+        if filters["light"] not in lights.LIGHTS:
+            raise ValidationFailed("bad light", {"light": "应为 red、yellow 或 green"})
+        where.append(lights.light_is(filters["light"], HumanTask.light, HumanTask.light_changes_at,
+                                     lights.task_overdue(ctx.now), ctx.now))
     query = select(HumanTask)
     count = select(func.count()).select_from(HumanTask)
     clue_filters = [f for f in ("category", "unit", "q") if filters.get(f)]

@@ -28,6 +28,17 @@ def _secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+def _smtp_settings(config: dict[str, Any]) -> Any:
+    """E-mail from instance/config.py (SMTP_HOST, SMTP_PORT, SMTP_SENDER, …); off when no host."""
+    if not config.get("SMTP_HOST"):
+        return None
+    from engine.notifications import SmtpSettings
+    return SmtpSettings(host=config["SMTP_HOST"], port=int(config.get("SMTP_PORT", 25)),
+                        sender=config.get("SMTP_SENDER", "chengxin@localhost"), username=config.get("SMTP_USERNAME"),
+                        password=config.get("SMTP_PASSWORD"), starttls=bool(config.get("SMTP_STARTTLS")),
+                        enabled=bool(config.get("SMTP_ENABLED", True)))
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(PACKAGE_ROOT / "instance"), instance_relative_config=True)
     app.config.from_mapping(
@@ -49,7 +60,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
-    settings = EngineSettings(database_url=app.config["DATABASE_URL"], evidence_dir=Path(app.config["EVIDENCE_DIR"]))
+    settings = EngineSettings(database_url=app.config["DATABASE_URL"], evidence_dir=Path(app.config["EVIDENCE_DIR"]),
+                              smtp=_smtp_settings(app.config))
     app.extensions["chengxin_engine"] = Engine(settings, app.config["CLOCK"])
 
     csrf.init_app(app)
@@ -62,7 +74,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     filters.init_app(app)
     for module in (auth, inbox, tasks, clues, ledger):
         app.register_blueprint(module.bp)
-    for optional in ("admin", "api", "evidence", "imports", "tokens"):
+    for optional in ("admin", "api", "evidence", "imports", "tokens", "campaigns", "notifications", "supervision", "ops"):
         try:
             module = __import__(f"webui.{optional}", fromlist=["bp"])
         except ModuleNotFoundError as exc:

@@ -83,6 +83,8 @@ class Campaign(Base):
     ends_on: Mapped[date]
     spot_check_rate: Mapped[float]
     max_sendbacks: Mapped[int]
+    # Lights turn yellow once this many working days (or fewer) are left before a deadline.
+    yellow_working_days: Mapped[int] = mapped_column(default=3, server_default="3")
     is_current: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[Utc]
 
@@ -161,6 +163,9 @@ class HumanTask(Base):
     sort_due: Mapped[Utc]  # due_at, or far in the future when there is none
     claimed_by: Mapped[Optional[Code]]
     created_at: Mapped[Utc]
+    # engine.lights: the stored light and the next moment it changes by itself (swept).
+    light: Mapped[Optional[str]] = mapped_column(String(8), index=True)
+    light_changes_at: Mapped[Optional[Utc]] = mapped_column(index=True)
 
 
 class Clue(Base):
@@ -197,6 +202,9 @@ class Clue(Base):
     created_at: Mapped[Utc]
     updated_at: Mapped[Utc]
     closed_at: Mapped[Optional[Utc]]
+    # engine.lights: the stored light and the next moment it changes by itself (swept).
+    light: Mapped[Optional[str]] = mapped_column(String(8), index=True)
+    light_changes_at: Mapped[Optional[Utc]] = mapped_column(index=True)
 
 
 class SecurityEvent(Base):
@@ -262,3 +270,90 @@ class InstanceEvent(Base):
     hash_alg: Mapped[str] = mapped_column(String(16))
     prev_hash: Mapped[Optional[str]] = mapped_column(String(128))
     hash: Mapped[str] = mapped_column(String(128))
+
+
+# --- Notifications, e-mail and the escalation ladder (issue 5; migration 0006) -----------------
+# Columns on tables declared above are added here, after their classes, so that this block
+# stays in one place at the end of the file.
+from sqlalchemy import Boolean, false  # noqa: E402
+
+User.email = mapped_column(String(200), nullable=True)  # type: ignore[attr-defined]
+Clue.listed_for_supervision = mapped_column(  # type: ignore[attr-defined]
+    Boolean, default=False, server_default=false(), nullable=False, index=True)  # 挂牌督办
+
+
+class Notification(Base):
+    """One in-app message to one user (the bell); e-mail copies go through email_outbox."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_username_id", "username", "id"),
+                      Index("ix_notification_username_read_at", "username", "read_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[Code]
+    kind: Mapped[Code]
+    title: Mapped[Text200]
+    body: Mapped[str] = mapped_column(Text, default="")
+    clue_id: Mapped[Optional[int]] = mapped_column(ForeignKey("clue.id"))
+    link: Mapped[Optional[Text200]]
+    created_at: Mapped[Utc]
+    read_at: Mapped[Optional[Utc]]
+
+
+class EmailOutbox(Base):
+    """An e-mail waiting to be sent; the sender retries with backoff and never blocks the engine."""
+
+    __tablename__ = "email_outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[Optional[Code]]
+    to_address: Mapped[Text200]
+    subject: Mapped[Text200]
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[Utc]
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[Optional[Utc]] = mapped_column(index=True)  # NULL once sent or given up
+    sent_at: Mapped[Optional[Utc]]
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+
+
+class DigestSent(Base):
+    """The daily digest a user was sent, so that it goes out once per day."""
+
+    __tablename__ = "digest_sent"
+    __table_args__ = (UniqueConstraint("username", "day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[Code]
+    day: Mapped[date]
+    sent_at: Mapped[Utc]
+    task_count: Mapped[int]
+
+
+class LadderStep(Base):
+    """One step of the reminder and escalation ladder taken for one READY task (once each)."""
+
+    __tablename__ = "ladder_step"
+    __table_args__ = (UniqueConstraint("task_id", "step"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    step: Mapped[Code]
+    at: Mapped[Utc]
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    clue_id: Mapped[Optional[int]] = mapped_column(ForeignKey("clue.id"))
+    due_at: Mapped[Utc]
+    # process: the diagram's own boundary timer did it; skipped: nobody to send it to.
+    outcome: Mapped[Code]
+    recipients: Mapped[int] = mapped_column(default=0)
+
+
+class SupervisionNotice(Base):
+    """A supervision notice (督办单) the office issued by hand on a clue."""
+
+    __tablename__ = "supervision_notice"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clue_id: Mapped[int] = mapped_column(ForeignKey("clue.id"), index=True)
+    instance_id: Mapped[Optional[int]] = mapped_column(ForeignKey("process_instance.id"))
+    issued_by: Mapped[Code]
+    issued_at: Mapped[Utc]
+    text: Mapped[str] = mapped_column(Text)
+    deadline: Mapped[Optional[date]]
+    responsible_unit: Mapped[Optional[Code]]
+    work_group: Mapped[Optional[Code]]

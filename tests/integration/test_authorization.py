@@ -58,6 +58,7 @@ GET_RULES = [
     ("/evidence/clue/{a}", SEES_A),
     ("/evidence/clue/{b}/panel", SEES_B),
     ("/imports/", {"office"}),
+    ("/campaign/", {"office"}),
     ("/imports/template.xlsx", {"office"}),
     ("/admin/", {"admin"}),  # redirects admins to the user list
     ("/admin/users", {"admin"}),
@@ -67,6 +68,10 @@ GET_RULES = [
     ("/admin/groups", {"admin"}),
     ("/admin/groups/policy", {"admin"}),
     ("/admin/audit", {"admin"}),
+    ("/notifications/", ALL),
+    ("/notifications/bell", ALL),
+    ("/supervision/clue/{a}", SEES_A),
+    ("/supervision/clue/{b}/panel", SEES_B),
 ]
 # The API answers 401 (not a redirect) to the anonymous.
 API_RULES = [
@@ -79,8 +84,9 @@ API_RULES = [
     ("/api/tasks/{task_b}", SEES_ALL_CLUES),
 ]
 # Reached only with an id made during the test, or open to all by design.
-NOT_WALKED = {"/", "/static/<path:filename>", "/auth/login", "/api/openapi.json", "/evidence/<int:evidence_id>",
-              "/imports/progress/<token>"}
+NOT_WALKED = {"/", "/static/<path:filename>", "/auth/login", "/healthz", "/metrics", "/api/openapi.json", "/evidence/<int:evidence_id>",
+              "/imports/progress/<token>",
+              "/notifications/<int:notification_id>"}
 
 
 def test_the_walk_covers_every_page(app: Flask) -> None:
