@@ -20,7 +20,10 @@ $(VENDOR)/.installed: webui/package.json
 	cd webui && npm install --no-audit --no-fund --loglevel=error
 	mkdir -p $(VENDOR)
 	cp webui/node_modules/bootstrap/dist/css/bootstrap.min.css webui/node_modules/bootstrap/dist/js/bootstrap.bundle.min.js \
-	   webui/node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	   webui/node_modules/htmx.org/dist/htmx.min.js webui/node_modules/echarts/dist/echarts.min.js $(VENDOR)/
+	mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/dmn-js
+	cp -r webui/node_modules/bpmn-js/dist/assets webui/node_modules/bpmn-js/dist/*.production.min.js $(VENDOR)/bpmn-js/
+	cp -r webui/node_modules/dmn-js/dist/assets webui/node_modules/dmn-js/dist/*.production.min.js $(VENDOR)/dmn-js/
 	touch $@
 
 # Translations: the .po files are in the repository, the .mo files are compiled here (gitignored).

@@ -74,7 +74,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     filters.init_app(app)
     for module in (auth, inbox, tasks, clues, ledger):
         app.register_blueprint(module.bp)
-    for optional in ("admin", "api", "evidence", "imports", "tokens", "campaigns", "notifications", "supervision", "ops"):
+    for optional in ("admin", "api", "process_api", "evidence", "imports", "tokens", "campaigns", "notifications",
+                     "supervision", "instances", "designer", "migration", "dashboard", "reports", "dossiers", "ops"):
         try:
             module = __import__(f"webui.{optional}", fromlist=["bp"])
         except ModuleNotFoundError as exc:

@@ -7,6 +7,7 @@ engine's own constants, and the intake request body is the intake form's JSON Sc
 from __future__ import annotations
 
 import copy
+import importlib
 from typing import Any
 
 from engine.forms import FormRegistry
@@ -14,6 +15,7 @@ from engine.ledger import LABELS, MAX_PER_PAGE, SORTABLE
 
 OPENAPI_VERSION = "3.1.0"
 LIGHTS = list(LABELS["light"])  # what ledger.light_of_clue and tasks.light_of_task give
+OPENAPI_AREAS = ("process_api", "dashboard")
 INSTANCE_STATUSES = ["running", "waiting", "completed", "error", "suspended", "terminated"]
 
 
@@ -318,6 +320,23 @@ def build_document(forms: FormRegistry, session_cookie: str = "session") -> dict
         }},
     }
 
+    schemas = _schemas(intake)
+    tags = [{"name": "clues", "description": "线索"}, {"name": "tasks", "description": "任务"},
+            {"name": "meta", "description": "文档"}]
+    # Later API areas describe their own routes next to their views: a module-level
+    # `openapi_part()` returning {"paths": …, "schemas": …, "tags": […]}.
+    for area in OPENAPI_AREAS:
+        try:
+            module = importlib.import_module(f"webui.{area}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"webui.{area}":
+                raise
+            continue
+        part = module.openapi_part()
+        paths.update(part.get("paths", {}))
+        schemas.update(part.get("schemas", {}))
+        tags += part.get("tags", [])
+
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -328,8 +347,7 @@ def build_document(forms: FormRegistry, session_cookie: str = "session") -> dict
                             "所有列表返回 `{\"items\": [...], \"total\": N}`。"),
         },
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
-        "tags": [{"name": "clues", "description": "线索"}, {"name": "tasks", "description": "任务"},
-                 {"name": "meta", "description": "文档"}],
+        "tags": tags,
         "security": [{"bearerAuth": []}, {"cookieSession": []}],
         "paths": paths,
         "components": {
@@ -352,7 +370,7 @@ def build_document(forms: FormRegistry, session_cookie: str = "session") -> dict
             },
             "responses": {name: _json(_ref(schema), description)
                           for name, description, schema in ERROR_RESPONSES.values()},
-            "schemas": _schemas(intake),
+            "schemas": schemas,
         },
     }
 

@@ -357,3 +357,7 @@ class SupervisionNotice(Base):
     deadline: Mapped[Optional[date]]
     responsible_unit: Mapped[Optional[Code]]
     work_group: Mapped[Optional[Code]]
+
+
+# Tables of later areas live in their own modules (declared on the same Base), one per area.
+from . import design_models, migration_models, report_models  # noqa: E402,F401

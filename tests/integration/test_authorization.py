@@ -5,8 +5,10 @@ the arrears_public group (the demo `group` and `spotcheck` users).
 """
 from __future__ import annotations
 
+import importlib
 import re
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -83,10 +85,18 @@ API_RULES = [
     ("/api/tasks/{task_a}", SEES_ALL_CLUES | {"unit"}),
     ("/api/tasks/{task_b}", SEES_ALL_CLUES),
 ]
+# Each later area keeps its own rules in tests/integration/walk_<area>.py (GET_RULES, API_RULES,
+# NOT_WALKED), so that areas built side by side never edit this file together.
+for _area in sorted(Path(__file__).parent.glob("walk_*.py")):
+    _rules = importlib.import_module(f"{__package__}.{_area.stem}")
+    GET_RULES += getattr(_rules, "GET_RULES", [])
+    API_RULES += getattr(_rules, "API_RULES", [])
 # Reached only with an id made during the test, or open to all by design.
 NOT_WALKED = {"/", "/static/<path:filename>", "/auth/login", "/healthz", "/metrics", "/api/openapi.json", "/evidence/<int:evidence_id>",
               "/imports/progress/<token>",
               "/notifications/<int:notification_id>"}
+for _area in sorted(Path(__file__).parent.glob("walk_*.py")):
+    NOT_WALKED |= getattr(importlib.import_module(f"{__package__}.{_area.stem}"), "NOT_WALKED", set())
 
 
 def test_the_walk_covers_every_page(app: Flask) -> None:
