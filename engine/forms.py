@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from jsonschema.exceptions import ValidationError
 
 from .errors import NotFound, ValidationFailed
 from .uscc import is_valid_uscc, normalize_uscc, uscc_problem
+from .workdays import resolve_working_day_fields
 
 FORMAT_CHECKER = FormatChecker()
 FORMAT_CHECKER.checks("uscc")(is_valid_uscc)
@@ -68,8 +70,11 @@ class FormRegistry:
         except KeyError:
             raise NotFound(f"form {key!r} does not exist") from None
 
-    def validate(self, key: str, data: Any) -> dict[str, Any]:
+    def validate(self, key: str, data: Any, today: date | None = None) -> dict[str, Any]:
         """Clean and check a submission; returns every field of the form (absent ones as None).
+
+        With `today` (Asia/Shanghai), a date given as a number of working days (a property with
+        `x-workdays-for`, engine.workdays) is turned into that date first.
 
         :raises ValidationFailed: with a message per field; the caller then changes nothing.
         """
@@ -77,6 +82,8 @@ class FormRegistry:
         if not isinstance(data, dict):
             raise ValidationFailed("表单数据应为 JSON 对象", {"": "表单数据应为 JSON 对象"})
         cleaned = _clean(data)
+        if today is not None:
+            cleaned = resolve_working_day_fields(form.schema, cleaned, today)
         errors: dict[str, str] = {}
         for error in sorted(form.validator.iter_errors(cleaned), key=lambda e: list(e.absolute_path)):
             errors.setdefault(_field_of(error), _message(error))

@@ -8,6 +8,7 @@ from sqlalchemy import func, or_, select
 from SpiffWorkflow.util.task import TaskState
 
 from . import access, lights
+from .clock import SHANGHAI
 from .context import Context
 from .db.models import Clue, HumanTask, InstanceEvent, InstanceStatus, ProcessInstance
 from .errors import Conflict, NotFound, ValidationFailed
@@ -161,7 +162,8 @@ def complete_task(ctx: Context, task_id: str, username: str, data: Any) -> dict[
     access.require_can_act(user, row)
     if row.claimed_by not in (None, user.username):
         raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
-    cleaned = ctx.runtime.forms.validate(row.form_key, data) if row.form_key else {}
+    cleaned = ctx.runtime.forms.validate(row.form_key, data,
+                                          today=ctx.now.astimezone(SHANGHAI).date()) if row.form_key else {}
     instance, workflow = load_instance(ctx, row.instance_id)
     if instance.status in (InstanceStatus.suspended, InstanceStatus.terminated, InstanceStatus.error):
         raise Conflict(f"instance {instance.id} is {instance.status.value}")

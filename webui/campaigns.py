@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from engine import campaigns
+from engine import campaigns, workdays
 from engine.errors import ValidationFailed
 
 from .db import engine
@@ -71,3 +71,23 @@ def index() -> Any:
         flash(_("Calendar saved: %(instances)s instance(s) updated, %(timers)s waiting timer(s) rescheduled.",
                 instances=result["instances_updated"], timers=result["timers_rescheduled"]), "success")
     return redirect(url_for("campaigns.index"))
+
+
+WEEKDAYS = {1: _l("Monday"), 2: _l("Tuesday"), 3: _l("Wednesday"), 4: _l("Thursday"), 5: _l("Friday"),
+            6: _l("Saturday"), 7: _l("Sunday")}
+
+
+@bp.route("/workdays", methods=["GET"])
+@login_required
+def workdays_preview() -> Any:
+    """htmx: the date a deadline of N working days falls on, shown under a form's count field."""
+    field = request.args.get("field", "n")
+    raw = request.args.get(field, "").strip()
+    if not raw:
+        return render_template("campaigns/_workdays.html", result=None, problem=None)
+    try:
+        result = engine().run(workdays.working_day_deadline, raw)
+    except ValidationFailed as exc:
+        return render_template("campaigns/_workdays.html", result=None, problem=exc.fields.get("n", str(exc)))
+    return render_template("campaigns/_workdays.html", result=result, problem=None,
+                           weekday=WEEKDAYS[result["weekday"]])
