@@ -47,7 +47,7 @@ def test_late_self_inspection_raises_one_reminder_that_goes_away(engine: Engine)
     engine.fire_due_timers()
     reminders = [t for t in engine.tasks("office")["items"] if t["name"] == "Task_remind_self_inspection"]
     # Only zengdu has reached the self-inspection step (its contacts are in); the others are
-    # still at registration, which carries no deadline of its own.
+    # still at registration, which has no timer of its own (the ladder chases it).
     assert len(reminders) == 1
     engine.clock.set("2023-10-25T00:00:01")  # type: ignore[attr-defined]
     engine.fire_due_timers()
