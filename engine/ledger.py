@@ -3,7 +3,7 @@ database, and exported to .xlsx with exactly the same filter."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from io import BytesIO
 from typing import Any
@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
 
 from . import access, lights
+from .clock import as_utc, local_day_start
 from .clues import OPEN_STAGES, clue_record
 from .context import Context
 from .db.models import Clue, OrgUnit, User, WorkGroup
@@ -20,7 +21,7 @@ from .errors import ValidationFailed
 SORTABLE = {"id": Clue.id, "deadline": Clue.deadline, "created_at": Clue.created_at,
             "amount_owed": Clue.amount_owed, "stage": Clue.stage, "enterprise_name": Clue.enterprise_name,
             "light": Clue.light}
-FILTERS = ("category", "stage", "unit", "group", "source", "light", "overdue", "q")
+FILTERS = ("category", "stage", "unit", "group", "source", "light", "overdue", "q", "registered_from", "registered_to")
 MAX_PER_PAGE = 200
 EXPORT_LIMIT = 100_000
 
@@ -35,6 +36,8 @@ class LedgerQuery:
     light: str | None = None
     overdue: bool | None = None
     q: str | None = None
+    registered_from: date | None = None  # registered on or after this day (Asia/Shanghai)
+    registered_to: date | None = None  # registered on or before this day
     sort: str = "-id"
     page: int = 1
     per_page: int = 50
@@ -46,6 +49,12 @@ class LedgerQuery:
         if "overdue" in values:
             values["overdue"] = str(values["overdue"]).lower() in ("1", "true", "yes", "on")
         errors = {}
+        for name in ("registered_from", "registered_to"):
+            if name in values:
+                try:
+                    values[name] = date.fromisoformat(str(values[name])[:10])
+                except ValueError:
+                    errors[name] = "应为日期（YYYY-MM-DD）"
         for name, default in (("page", 1), ("per_page", 50)):
             try:
                 values[name] = int(args.get(name) or default)
@@ -79,6 +88,10 @@ def _where(user: User, query: LedgerQuery, now: datetime) -> list[ColumnElement[
     if query.overdue is not None:
         overdue = Clue.stage.in_(OPEN_STAGES) & lights.clue_overdue(now)
         where.append(overdue if query.overdue else ~overdue)
+    if query.registered_from is not None:
+        where.append(Clue.created_at >= as_utc(local_day_start(query.registered_from)))
+    if query.registered_to is not None:
+        where.append(Clue.created_at < as_utc(local_day_start(query.registered_to + timedelta(days=1))))
     if query.q:
         pattern = f"%{query.q}%"
         where.append(or_(Clue.enterprise_name.like(pattern), Clue.uscc == query.q.upper(), Clue.debtor.like(pattern)))

@@ -1,0 +1,243 @@
+"""The figures the office runs the campaign from (数据看板): counts and money per key, the
+overview, the weekly trend and the phase timeline.
+
+Every figure is one aggregate query (GROUP BY in the database) over the same WHERE clause the
+ledger uses (`ledger._where`: the user's visibility scope plus the ledger's filters), so a
+figure and the ledger filtered the same way always agree, and a chart segment drills down to
+`/ledger/?<filters>&<by>=<key>`.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Date, case, cast, func, literal, select, text
+from sqlalchemy.orm import Session
+
+from . import access, lights
+from .campaigns import current_campaign
+from .clock import SHANGHAI
+from .clues import OPEN_STAGES
+from .context import Context
+from .db.models import Clue, OrgUnit, Role, User, WorkGroup
+from .db.session import is_postgresql
+from .errors import NotFound, ValidationFailed
+from .ledger import LABELS, LedgerQuery, _where
+
+BY = ("category", "source", "stage", "unit", "group", "light")
+# Who may open the dashboard and ranking pages (a group sees its own group's clues only);
+# /api/stats answers every signed-in user, scoped like the ledger.
+DASHBOARD_ROLES = (Role.office, Role.supervisor, Role.group, Role.discipline, Role.admin)
+DEFAULT_WEEKS = 12
+OFFICE_NAME = "综合办公室"
+NOT_SET = "未填写"
+PHASE_NAMES = {"investigation": "摸底排查", "rectification": "集中整改", "spot_check": "实地督查", "summary": "总结提升"}
+
+
+# --- shared pieces -----------------------------------------------------------------------------
+
+def query_of(filters: dict[str, Any] | None) -> LedgerQuery:
+    """The ledger query for `filters` (the ledger's filter keys plus registered_from/registered_to).
+
+    :raises ValidationFailed: an unknown light, a bad date.
+    """
+    args = {k: v for k, v in (filters or {}).items() if k not in ("page", "per_page", "sort", "by")}
+    if isinstance(args.get("overdue"), bool):
+        args["overdue"] = "1" if args["overdue"] else "0"
+    for name in ("registered_from", "registered_to"):
+        if isinstance(args.get(name), date):
+            args[name] = args[name].isoformat()
+    return LedgerQuery.from_args(args)
+
+
+def light_key(now: datetime) -> ColumnElement[Any]:
+    """SQL: the clue's light at `now`, the same rule as the ledger's light filter."""
+    overdue = lights.clue_overdue(now)
+    return case(*((lights.light_is(value, Clue.light, Clue.light_changes_at, overdue, now), literal(value))
+                  for value in lights.LIGHTS), else_=None)
+
+
+def key_column(by: str, now: datetime) -> ColumnElement[Any]:
+    columns: dict[str, Any] = {"category": Clue.category, "source": Clue.source, "stage": Clue.stage,
+                               "unit": Clue.responsible_unit, "group": Clue.work_group}
+    if by == "light":
+        return light_key(now)
+    if by not in columns:
+        raise ValidationFailed(f"by must be one of {', '.join(BY)}", {"by": f"应为 {'、'.join(BY)} 之一"})
+    return columns[by]
+
+
+def overdue_condition(now: datetime) -> ColumnElement[bool]:
+    """SQL: open and past its deadline day (the ledger's overdue=1)."""
+    return Clue.stage.in_(OPEN_STAGES) & lights.clue_overdue(now)
+
+
+def names(session: Session, level: str) -> dict[str, str]:
+    """Display names of unit or group codes (a few dozen rows)."""
+    if level == "unit":
+        return {code: name for code, name in session.execute(select(OrgUnit.code, OrgUnit.name))}
+    found = {code: name for code, name in session.execute(select(WorkGroup.code, WorkGroup.name))}
+    found.setdefault(access.OFFICE_GROUP, OFFICE_NAME)
+    return found
+
+
+def label_of(session: Session, by: str, keys: list[Any]) -> dict[Any, str]:
+    if by in ("unit", "group"):
+        known = names(session, by)
+    else:
+        known = dict(LABELS.get(by, {}))
+    return {k: (NOT_SET if k is None else known.get(k, str(k))) for k in keys}
+
+
+def _money(value: Any) -> float:
+    return float(value) if value is not None else 0.0
+
+
+def _user(ctx: Context, username: str) -> User:
+    return access.get_user(ctx.session, username)
+
+
+# --- the figures --------------------------------------------------------------------------------
+
+def figures(ctx: Context, username: str, by: str, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Count, amount owed and amount paid (yuan) per value of `by`, over the clues the user may
+    see that match `filters`; largest count first. A key of None means "not filled in yet".
+
+    :raises ValidationFailed: an unknown `by` or a bad filter.
+    """
+    key = key_column(by, ctx.now)
+    query = query_of(filters)
+    user = _user(ctx, username)
+    labelled = key.label("key")
+    rows = ctx.session.execute(
+        select(labelled, func.count().label("n"), func.sum(Clue.amount_owed), func.sum(Clue.amount_paid))
+        .where(*_where(user, query, ctx.now)).group_by(labelled)).all()
+    labels = label_of(ctx.session, by, [r[0] for r in rows])
+    result = [{"key": k, "label": labels[k], "count": int(n), "owed": _money(owed), "paid": _money(paid)}
+              for k, n, owed, paid in rows]
+    order = list(LABELS.get(by, {}))
+    if by in ("stage", "light"):
+        result.sort(key=lambda r: order.index(r["key"]) if r["key"] in order else len(order))
+    else:
+        result.sort(key=lambda r: (r["key"] is None, -r["count"], str(r["key"])))
+    return result
+
+
+def overview(ctx: Context, username: str, filters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Totals in one scan: clues, closed (销号), rejected, closure rate (closed ÷ accepted clues),
+    overdue, open clues per light, amounts owed and paid (yuan), listed for supervision."""
+    query = query_of(filters)
+    user = _user(ctx, username)
+    now = ctx.now
+    one = literal(1)
+    lit = light_key(now)
+    columns = [
+        func.count(),
+        func.sum(case((Clue.stage == "closed", one), else_=0)),
+        func.sum(case((Clue.stage == "rejected", one), else_=0)),
+        func.sum(case((overdue_condition(now), one), else_=0)),
+        *(func.sum(case((lit == value, one), else_=0)) for value in lights.LIGHTS),
+        func.sum(Clue.amount_owed), func.sum(Clue.amount_paid),
+        func.sum(case((Clue.listed_for_supervision.is_(True), one), else_=0)),  # type: ignore[attr-defined]
+        func.sum(case((Clue.referred.is_(True), one), else_=0)),
+    ]
+    row = ctx.session.execute(select(*columns).where(*_where(user, query, now))).one()
+    clues, closed, rejected, overdue, red, yellow, green, owed, paid, listed, referred = (
+        v if v is not None else 0 for v in row)
+    accepted = int(clues) - int(rejected)
+    return {
+        "clues": int(clues), "closed": int(closed), "rejected": int(rejected),
+        "open": accepted - int(closed),
+        "closure_rate": round(int(closed) / accepted, 4) if accepted else None,
+        "overdue": int(overdue),
+        "overdue_by_light": {lights.RED: int(red), lights.YELLOW: int(yellow), lights.GREEN: int(green)},
+        "owed": _money(owed), "paid": _money(paid),
+        "paid_rate": round(_money(paid) / _money(owed), 4) if _money(owed) else None,
+        "listed_for_supervision": int(listed), "referred": int(referred),
+    }
+
+
+def local_day(session: Session, column: Any) -> ColumnElement[Any]:
+    """SQL: the Asia/Shanghai calendar day of a stored (naive UTC) moment, as a date."""
+    if is_postgresql(session):
+        return cast(column + text("interval '8 hours'"), Date)
+    return func.date(column, "+8 hours")
+
+
+def week_start(session: Session, column: Any) -> ColumnElement[Any]:
+    """SQL: the Monday of the Asia/Shanghai week a stored moment falls in."""
+    if is_postgresql(session):
+        return cast(func.date_trunc("week", column + text("interval '8 hours'")), Date)
+    return func.date(column, "+8 hours", "weekday 0", "-6 days")
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def weekly_trend(ctx: Context, username: str, filters: dict[str, Any] | None = None,
+                 weeks: int = DEFAULT_WEEKS) -> list[dict[str, Any]]:
+    """Clues registered and clues closed (销号) per week (Monday first), for the `weeks` weeks
+    up to this one; weeks without any are zero."""
+    if not 1 <= int(weeks) <= 104:
+        raise ValidationFailed("weeks must be 1–104", {"weeks": "应为 1–104"})
+    query = query_of(filters)
+    user = _user(ctx, username)
+    today = ctx.now.astimezone(SHANGHAI).date()
+    this_week = today - timedelta(days=today.weekday())
+    first = this_week - timedelta(weeks=int(weeks) - 1)
+    since = datetime.combine(first, datetime.min.time(), SHANGHAI)
+    where = _where(user, query, ctx.now)
+    counts: dict[date, dict[str, int]] = {first + timedelta(weeks=i): {"registered": 0, "closed": 0}
+                                          for i in range(int(weeks))}
+    for name, column, extra in (("registered", Clue.created_at, []),
+                                ("closed", Clue.closed_at, [Clue.stage == "closed"])):
+        week = week_start(ctx.session, column).label("week")
+        rows = ctx.session.execute(select(week, func.count()).where(*where, *extra, column >= since)
+                                   .group_by(week)).all()
+        for value, n in rows:
+            day = _day(value)
+            if day in counts:
+                counts[day][name] = int(n)
+    return [{"week_start": day.isoformat(), **values} for day, values in sorted(counts.items())]
+
+
+# --- the campaign calendar ------------------------------------------------------------------------
+
+def timeline(ctx: Context) -> dict[str, Any]:
+    """The current campaign's phases (start and end days) and today, for the timeline chart.
+    Each phase drills down to the clues registered during it."""
+    try:
+        campaign = current_campaign(ctx.session)
+    except NotFound:
+        return {"campaign": None, "today": ctx.now.astimezone(SHANGHAI).date().isoformat(), "phases": []}
+    c = campaign
+    spans = [("investigation", c.starts_on, c.investigation_ends_on),
+             ("rectification", c.investigation_ends_on + timedelta(days=1), c.rectification_ends_on),
+             ("spot_check", c.spot_check_starts_on, c.spot_check_ends_on)]
+    if c.ends_on > c.spot_check_ends_on:
+        spans.append(("summary", c.spot_check_ends_on + timedelta(days=1), c.ends_on))
+    today = ctx.now.astimezone(SHANGHAI).date()
+    phases = [{"key": key, "label": PHASE_NAMES[key], "start": start.isoformat(), "end": max(start, end).isoformat(),
+               "current": start <= today <= end} for key, start, end in spans]
+    return {"campaign": {"id": c.id, "name": c.name, "year": c.year}, "today": today.isoformat(), "phases": phases}
+
+
+# --- the page ---------------------------------------------------------------------------------------
+
+def require_dashboard(user: User) -> None:
+    """:raises Forbidden: a role that does not run the campaign from figures."""
+    access.require_role(user, *DASHBOARD_ROLES)
+
+
+def dashboard(ctx: Context, username: str, filters: dict[str, Any] | None = None,
+              weeks: int = DEFAULT_WEEKS) -> dict[str, Any]:
+    """What the dashboard page renders itself (the per-key charts fetch /api/stats).
+
+    :raises Forbidden: see `require_dashboard`.
+    """
+    require_dashboard(_user(ctx, username))
+    query = query_of(filters)
+    return {"filters": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in query.filters().items()},
+            "overview": overview(ctx, username, filters), "trend": weekly_trend(ctx, username, filters, weeks),
+            "timeline": timeline(ctx), "labels": LABELS, "by": list(BY)}
