@@ -243,15 +243,16 @@ def test_unit_reporting_self_inspection_is_chased_like_a_clue(engine: Engine) ->
     engine.complete_task(contacts, "unit", {"leader_name": "王强", "leader_title": "副区长", "contact_name": "张伟",
                                             "contact_phone": "13800000001"})
     [task] = [t for t in engine.tasks("unit")["items"] if t["name"] == "Task_self_inspection"]
+    # zengdu's self-inspection list and the 13 other units' contact registrations (due with it)
     assert walk_days(engine, "2023-10-18", "2023-11-05") == {
-        "10-18": 1, "10-20": 1, "10-21": 1, "10-22": 1, "10-25": 1, "11-01": 1}
+        "10-18": 14, "10-20": 14, "10-21": 14, "10-22": 14, "10-25": 14, "11-01": 14}
     assert [(s["step"], s["outcome"]) for s in engine.run(ladder_of, task["id"])] == [
         ("reminder_3d", "taken"), ("reminder_1d", "taken"), ("chase", "process"),
         ("escalation_unit_leader", "taken"), ("escalation_group", "skipped"), ("escalation_office", "taken")]
-    # Only zengdu has reached the self-inspection step; registration carries no deadline.
+    # Only zengdu has reached the self-inspection step; suixian is chased for its contacts.
     kinds = kinds_by_user(engine)
     assert kinds["unit"] == ["chase", "escalation_unit_leader", "reminder_1d", "reminder_3d"]
-    assert kinds["unit_suixian"] == [] and kinds["office"] == ["escalation_office"]
+    assert kinds["unit_suixian"] == kinds["unit"] and kinds["office"] == ["escalation_office"] * 14
     reminder = engine.run(list_notifications, "unit")["items"][-1]
     assert reminder["title"].startswith("【到期提醒】专项行动报送：报送自查问题清单") and reminder["link"] == f"/tasks/{task['id']}"
     engine.complete_task(task["id"], "unit", {"none_found": True})
