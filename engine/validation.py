@@ -25,6 +25,32 @@ SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 MAX_FILE_BYTES = 5 * 1024 * 1024
 RESERVED_IDS = {"Start", "End", "Root"}
+# Lane names the engine routes tasks by (engine/README.md, access.task_audience); a task in no
+# lane is offered to whoever started the instance.
+LANES = ("office", "work_group", "responsible_unit", "spot_check", "discipline")
+# Lanes whose tasks need a property naming the process variable that holds the unit or group.
+LANE_CANDIDATE = {"work_group": "candidateGroup", "spot_check": "candidateGroup", "responsible_unit": "candidateUnit"}
+MAX_PROCESS_ID = 64
+# Elements SpiffWorkflow 3.2 parses but Chengxin cannot run: there is no way to deliver a
+# message or signal to an instance from outside it, no compensation handling, and Spiff
+# ignores complex gateways' activation conditions. Each entry: tag -> what to tell the designer.
+UNSUPPORTED_ELEMENTS = {
+    "complexGateway": "complex gateways are not supported; use exclusive, inclusive or parallel gateways",
+    "adHocSubProcess": "ad-hoc sub-processes are not supported; model the order of the tasks with flows",
+    "transaction": "transactions (with cancel and compensation) are not supported; use a plain sub-process",
+    "receiveTask": "receive tasks wait for a message, and messages cannot be delivered to an instance; use a user task",
+    "sendTask": "send tasks send a message, and messages between instances are not supported; use a service or script task",
+}
+UNSUPPORTED_EVENTS = {
+    "messageEventDefinition": "message events are not supported (messages cannot be delivered to an instance)",
+    "signalEventDefinition": "signal events are not supported (signals cannot be delivered to an instance)",
+    "conditionalEventDefinition": "conditional events are not supported; use an exclusive gateway or a timer",
+    "compensateEventDefinition": "compensation events are not supported",
+    "cancelEventDefinition": "cancel events (of transactions) are not supported",
+    "linkEventDefinition": "link events are not supported; draw the sequence flow instead",
+}
+# A timer text is a Python expression: an ISO literal must be quoted (SPIFF_NOTES pitfall 1).
+_ISO_LITERAL = re.compile(r"^\s*(R\d*/|P(\d|T\d)|\d{4}-\d{2}-\d{2})")
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
 _DMN_QUESTION = re.compile(r"""(\?)(?=(?:[^'"]|['"][^'"]*['"])*$)""")
 
@@ -46,7 +72,9 @@ class CheckedBundle:
     problems: list[dict[str, str]] = field(default_factory=list)
     parser: SpiffBpmnParser | None = None
 
-    def problem(self, file: SourceFile | None, element_id: str | None, reason: str) -> None:
+    def problem(self, file: SourceFile | None, element_id: str | None, reason: str, kind: str = "invalid") -> None:
+        """Record one problem as {"file", "element_id", "reason"} (the shape callers rely on); `kind`
+        only documents the call site."""
         self.problems.append({"file": file.filename if file else "", "element_id": element_id or "", "reason": reason})
 
 
@@ -113,15 +141,32 @@ def _compile(bundle: CheckedBundle, source: SourceFile, element_id: str, what: s
     try:
         compile_script(text.strip() if mode == "eval" else text, mode)
     except ScriptRejected as exc:
-        bundle.problem(source, element_id, f"{what}: {exc}")
+        hint = ""
+        if "${" in text or "#{" in text or text.lstrip().startswith("="):
+            hint = " (this looks like a JUEL or FEEL expression from another tool; expressions here are Python)"
+        bundle.problem(source, element_id, f"{what}: {exc}{hint}")
 
 
 def _check_bpmn(bundle: CheckedBundle, source: SourceFile, compile_script: Compiler, form_keys: set[str]) -> None:
     root = source.tree
-    for process in root.iterfind("bpmn:process", NS):
-        if process.get("isExecutable", "false").lower() == "true":
-            bundle.process_ids.append(process.get("id"))
-            bundle.process_names[process.get("id")] = process.get("name") or process.get("id")
+    processes = list(root.iterfind("bpmn:process", NS))
+    executable = [p for p in processes if (p.get("isExecutable") or "false").lower() == "true"]
+    for process in executable:
+        process_id = process.get("id") or ""
+        if len(process_id) > MAX_PROCESS_ID:
+            bundle.problem(source, process_id, f"process id is longer than {MAX_PROCESS_ID} characters")
+            continue
+        bundle.process_ids.append(process_id)
+        bundle.process_names[process_id] = (process.get("name") or process_id)[:200]
+    if processes and not executable:
+        for process in processes:
+            bundle.problem(source, process.get("id"), f"process {_label(process)} is not executable "
+                           "(isExecutable is not \"true\"): only executable processes can be deployed",
+                           "not_executable")
+    # Non-executable pools beside an executable process (a partner's pool) are documentation.
+    for process in executable or processes:
+        _check_supported(bundle, source, process)
+        _check_lanes(bundle, source, process)
     for element in root.iter():
         # SpiffWorkflow names its own start and end tasks so; an element with such an id replaces them.
         if element.get("id") in RESERVED_IDS:
@@ -134,8 +179,18 @@ def _check_bpmn(bundle: CheckedBundle, source: SourceFile, compile_script: Compi
     for tag in ("timeDate", "timeDuration", "timeCycle"):
         for timer in root.iter(f"{{{BPMN_NS}}}{tag}"):
             owner = timer.getparent().getparent()
+            before = len(bundle.problems)
             _compile(bundle, source, owner.get("id"), f"timer {tag}", timer.text, "eval", compile_script)
+            # "P7D" or "R6/P1D" compile as names and would fail only when the timer is armed.
+            if len(bundle.problems) == before and _ISO_LITERAL.match(timer.text or ""):
+                bundle.problem(source, owner.get("id"), f"timer {tag} {timer.text.strip()!r}: timer texts are Python "
+                               f"expressions, so a literal must be quoted, e.g. \"{timer.text.strip()}\"", "timer")
     for task in root.iter(f"{{{BPMN_NS}}}scriptTask"):
+        language = (task.get("scriptFormat") or "python").strip().lower()
+        if language not in ("python", "text/python", "text/x-python", "python3"):
+            bundle.problem(source, task.get("id"), f"script language {task.get('scriptFormat')!r} is not supported; "
+                           "scripts are Python", "unsupported")
+            continue
         script = task.find("bpmn:script", NS)
         _compile(bundle, source, task.get("id"), "script", script.text if script is not None else None, "exec", compile_script)
     for tag in ("preScript", "postScript"):
@@ -156,6 +211,60 @@ def _check_bpmn(bundle: CheckedBundle, source: SourceFile, compile_script: Compi
         owner = called.getparent().getparent()
         if (called.text or "").strip() not in bundle.decision_ids:
             bundle.problem(source, owner.get("id"), f"decision {called.text!r} is not in the uploaded DMN files")
+
+
+def _label(element: Any) -> str:
+    name = " ".join((element.get("name") or "").split())
+    return f"{element.get('id')!r} ({name})" if name else repr(element.get("id"))
+
+
+def _check_supported(bundle: CheckedBundle, source: SourceFile, process: Any) -> None:
+    """Refuse what SpiffWorkflow or Chengxin cannot run, naming each element."""
+    for element in process.iter():
+        if not isinstance(element.tag, str):
+            continue
+        tag = etree.QName(element).localname
+        namespace = etree.QName(element).namespace
+        if namespace != BPMN_NS:
+            continue
+        if tag in UNSUPPORTED_ELEMENTS:
+            bundle.problem(source, element.get("id"), f"{tag} {_label(element)}: {UNSUPPORTED_ELEMENTS[tag]}", "unsupported")
+        elif tag in UNSUPPORTED_EVENTS:
+            owner = element.getparent()
+            bundle.problem(source, owner.get("id"), f"{etree.QName(owner).localname} {_label(owner)}: "
+                           f"{UNSUPPORTED_EVENTS[tag]}", "unsupported")
+        elif tag == "serviceTask" and element.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS) is None:
+            bundle.problem(source, element.get("id"), f"serviceTask {_label(element)} names no operation "
+                           "(spiffworkflow:serviceTaskOperator), so the engine could not run it", "unsupported")
+        elif tag == "businessRuleTask" and element.find("bpmn:extensionElements/spiffworkflow:calledDecisionId", NS) is None:
+            bundle.problem(source, element.get("id"), f"businessRuleTask {_label(element)} names no decision "
+                           "(spiffworkflow:calledDecisionId)", "unsupported")
+
+
+def _check_lanes(bundle: CheckedBundle, source: SourceFile, process: Any) -> None:
+    """Lane names select who acts (engine/README.md); any other name would reach nobody."""
+    tasks = {e.get("id"): e for e in process.iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}manualTask",
+                                                  f"{{{BPMN_NS}}}task")}
+    for lane in process.iter(f"{{{BPMN_NS}}}lane"):
+        name = (lane.get("name") or "").strip()
+        if lane.find("bpmn:childLaneSet", NS) is not None:
+            continue  # a parent lane; its children decide
+        if name not in LANES:
+            bundle.problem(source, lane.get("id"), f"lane {_label(lane)}: lane names select who acts and must be one of "
+                           f"{', '.join(LANES)}; leave a task outside every lane to offer it to the person who "
+                           "started the instance", "lane")
+            continue
+        wanted = LANE_CANDIDATE.get(name)
+        for ref in lane.iterfind("bpmn:flowNodeRef", NS):
+            task = tasks.get((ref.text or "").strip())
+            if task is None or wanted is None:
+                continue
+            props = {p.get("name") for p in task.iterfind(
+                "bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)}
+            if wanted not in props:
+                bundle.problem(source, task.get("id"), f"task {_label(task)} is in lane {name!r} but has no "
+                               f"{wanted} property naming the variable that holds the "
+                               f"{'group' if wanted == 'candidateGroup' else 'unit'}, so nobody could act on it", "lane")
 
 
 def _check_gateway(bundle: CheckedBundle, source: SourceFile, gateway: Any, flows: dict[str, Any]) -> None:
@@ -225,5 +334,5 @@ def _parse_with_spiff(bundle: CheckedBundle) -> None:
         bundle.problems.append({"file": "", "element_id": "", "reason": f"{type(exc).__name__}: {exc}"})
         return
     if not bundle.process_ids:
-        bundle.problem(None, None, "no executable process (isExecutable=\"true\") in the upload")
+        bundle.problem(None, None, "no executable process (isExecutable=\"true\") in the upload", "not_executable")
     bundle.parser = parser
