@@ -24,8 +24,8 @@ from . import access
 from .clock import as_utc, local_day_start
 from .clues import PRIVATE_FIELDS
 from .context import Context
-from .db.models import (Clue, DefinitionFile, HumanTask, InstanceEvent, InstanceStatus, ProcessDefinition,
-                        ProcessInstance, Role, User)
+from .db.models import (Clue, DefinitionFile, HumanTask, InstanceEvent, InstanceStatus, OrgUnit,
+                        ProcessDefinition, ProcessInstance, Role, User, WorkGroup)
 from .errors import Forbidden, NotFound, ValidationFailed
 from .history import events_of, verify_instance
 from .instances import rebuild_workflow
@@ -134,6 +134,7 @@ def list_instances(ctx: Context, username: str, filters: dict[str, Any] | None =
              .where(*where).order_by(ProcessInstance.id.desc()).offset((page - 1) * per_page).limit(per_page))
     rows = ctx.session.execute(query).all()
     waits = _waiting(ctx, [r.id for r in rows])
+    names = _names(ctx) if rows else {}
     items = []
     for r in rows:
         wait = waits.get(r.id)
@@ -141,7 +142,9 @@ def list_instances(ctx: Context, username: str, filters: dict[str, Any] | None =
             "id": r.id, "process_id": r.process_id, "version": r.version, "business_key": r.business_key,
             "clue_id": r.clue_id, "enterprise_name": r.enterprise_name, "status": r.status.value, "stage": r.stage,
             "responsible_unit": r.responsible_unit,
+            "responsible_unit_name": names.get(r.responsible_unit or "", r.responsible_unit),
             "waiting_on": wait.audience if wait else None, "waiting_task": wait.title if wait else None,
+            "waiting_on_label": audience_label(wait.audience, names) if wait else None,
             "waiting_since": _iso(wait.created_at) if wait else None,
             "overdue": bool(wait and wait.overdue),
             "next_timer_at": _iso(r.next_timer_at), "created_at": _iso(r.created_at),
@@ -219,8 +222,14 @@ def _detail(ctx: Context, user: User, instance: ProcessInstance, clue: Clue | No
     events = events_of(ctx.session, instance.id)
     broken = verify_instance(instance, events)
     diagram = diagram_state(ctx, instance)
-    tasks = ctx.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id)
-                                .order_by(HumanTask.created_at, HumanTask.id))
+    tasks = list(ctx.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id)
+                                     .order_by(HumanTask.created_at, HumanTask.id)))
+    actions = allowed_actions(user.role, instance.status)
+    names = _names(ctx)
+    reopen_at = []
+    for event in events:
+        if event.kind == "task_completed" and event.element_id and event.element_id not in [e for e, _ in reopen_at]:
+            reopen_at.append((event.element_id, event.element_name or event.element_id))
     return {
         "id": instance.id, "process_id": instance.process_id, "version": definition.version,
         "definition": {"id": definition.id, "process_id": definition.process_id, "version": definition.version,
@@ -235,12 +244,62 @@ def _detail(ctx: Context, user: User, instance: ProcessInstance, clue: Clue | No
                   "responsible_unit": clue.responsible_unit, "work_group": clue.work_group,
                   "sendback_count": clue.sendback_count} if clue is not None else None),
         "clue_id": clue.id if clue is not None else None,
-        "tasks": [task_summary(t, ctx.now) for t in tasks],
+        "tasks": [{**task_summary(t, ctx.now), "waiting_on": t.audience,
+                   "waiting_on_label": audience_label(t.audience, names)} for t in tasks],
         **diagram,
         "timeline": _timeline(events, include_private=access.sees_complainant(user)),
         "chain": chain_status(instance, events, broken),
-        "actions": allowed_actions(user.role, instance.status),
+        "actions": actions,
+        # What the action forms offer: units to reassign to, tasks the clue can be reopened at.
+        "units": sorted(_unit_names(ctx).items()) if actions["reassign"] else [],
+        "reopen_at": [{"element_id": e, "element_name": n} for e, n in reopen_at] if actions["reopen"] else [],
+        "field_labels": field_labels(ctx),
+        "names": {c: n for c, n in names.items() if c in _mentioned(instance, clue, tasks)},
     }
+
+
+def _names(ctx: Context) -> dict[str, str]:
+    """Unit and group codes to names (a few dozen rows)."""
+    names = {g.code: g.name for g in ctx.session.scalars(select(WorkGroup))}
+    names.setdefault("office", "综合办公室")
+    names.update(_unit_names(ctx))
+    return names
+
+
+def _unit_names(ctx: Context) -> dict[str, str]:
+    units = ctx.cache.get("unit_names")
+    if units is None:
+        units = ctx.cache["unit_names"] = {u.code: u.name for u in ctx.session.scalars(select(OrgUnit))}
+    return units
+
+
+def _mentioned(instance: ProcessInstance, clue: Clue | None, tasks: list[HumanTask]) -> set[str]:
+    codes = {t.candidate_unit for t in tasks} | {t.candidate_group for t in tasks}
+    if clue is not None:
+        codes |= {clue.responsible_unit, clue.work_group}
+    return {c for c in codes if c}
+
+
+def audience_label(audience: str | None, names: dict[str, str]) -> str | None:
+    """A task audience (access.task_audience) as people read it: 曾都区, 机关事业单位拖欠账款清理组 …"""
+    if not audience:
+        return None
+    kind, _, code = audience.partition(":")
+    if kind in ("unit", "group", "spotcheck"):
+        return names.get(code, code)
+    if kind == "role":
+        return {"office": "综合办公室", "discipline": "纪检监察"}.get(code, code)
+    return code or kind
+
+
+def field_labels(ctx: Context) -> dict[str, str]:
+    """Field name -> its title in the forms (for showing recorded form data)."""
+    labels: dict[str, str] = {}
+    for key in sorted(ctx.runtime.forms.keys()):
+        for name, spec in ctx.runtime.forms.get(key).schema.get("properties", {}).items():
+            if isinstance(spec, dict) and spec.get("title"):
+                labels.setdefault(name, spec["title"])
+    return labels
 
 
 def diagram_state(ctx: Context, instance: ProcessInstance) -> dict[str, Any]:
