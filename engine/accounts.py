@@ -169,11 +169,19 @@ def admin_create_user(ctx: Context, admin_name: str, username: str, display_name
 
 def admin_update_user(ctx: Context, admin_name: str, username: str, *, role: str | None = None,
                       unit_code: str | None = None, group_code: str | None = None, active: bool | None = None,
-                      display_name: str | None = None) -> User:
-    """Change role, unit, group, name or whether the account is enabled."""
+                      display_name: str | None = None, email: str | None = None) -> User:
+    """Change role, unit, group, name, notification e-mail ("" clears it) or whether the account is enabled.
+
+    :raises ValidationFailed: bad data, e.g. an e-mail address that is not one (field `email`).
+    """
     admin = _admin(ctx, admin_name)
     user = _target(ctx, username)
     before = {"role": user.role.value, "unit": user.unit_code, "group": user.group_code, "active": user.active}
+    if email is not None and (email.strip() or None) != user.email:
+        from .notifications import set_email  # validates and records email_changed
+
+        before["email"] = user.email
+        set_email(ctx, admin_name, username, email)
     if role is not None:
         try:
             user.role = Role(role)
@@ -188,6 +196,8 @@ def admin_update_user(ctx: Context, admin_name: str, username: str, *, role: str
     if display_name:
         user.display_name = display_name
     after = {"role": user.role.value, "unit": user.unit_code, "group": user.group_code, "active": user.active}
+    if "email" in before:
+        after["email"] = user.email
     audit(ctx, admin_name, "user_updated", target=username, before=before, after=after)
     return user
 

@@ -29,7 +29,7 @@ def _user_row(ctx: Context, user: User, unit_name: str | None, group_name: str |
         "unit_code": user.unit_code, "unit_name": unit_name, "group_code": user.group_code, "group_name": group_name,
         "active": user.active, "locked": user.locked_until is not None and user.locked_until > ctx.now,
         "locked_until": user.locked_until, "failed_logins": user.failed_logins, "created_at": user.created_at,
-        "last_login_at": user.last_login_at, "password_changed_at": user.password_changed_at,
+        "last_login_at": user.last_login_at, "password_changed_at": user.password_changed_at, "email": user.email,
     }
 
 
