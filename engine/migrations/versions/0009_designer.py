@@ -14,8 +14,20 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "form_draft",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("saved_by", sa.String(64), nullable=False),
+        sa.Column("saved_at", engine.db.base.UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_form_draft"),
+        sa.UniqueConstraint("key", "version", name="uq_form_draft_key"),
+    )
+    op.create_index("ix_form_draft_key", "form_draft", ["key"], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_form_draft_key", table_name="form_draft")
+    op.drop_table("form_draft")
