@@ -144,6 +144,8 @@ def _compile(bundle: CheckedBundle, source: SourceFile, element_id: str, what: s
         hint = ""
         if "${" in text or "#{" in text or text.lstrip().startswith("="):
             hint = " (this looks like a JUEL or FEEL expression from another tool; expressions here are Python)"
+        elif what.startswith("timer") and _ISO_LITERAL.match(text):
+            hint = f" (timer texts are Python expressions, so a literal must be quoted, e.g. \"{text.strip()}\")"
         bundle.problem(source, element_id, f"{what}: {exc}{hint}")
 
 
