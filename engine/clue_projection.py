@@ -15,7 +15,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from . import lights
+from . import credit, lights
 from .context import Context
 from .db.models import Clue, ProcessInstance
 from .taskinfo import properties
@@ -55,6 +55,7 @@ def project(ctx: Context, clue: Clue, workflow: BpmnWorkflow, step: Step, ready:
             clue.closed_at = ctx.now
     if any(properties(t).get("flag") == "referred" for t in ready):
         clue.referred = True
+    credit.record_confirmations(ctx, clue, step, ready)  # 政务信用记录, in this step's transaction
     lights.store_clue_light(ctx, clue)
     clue.updated_at = ctx.now
 

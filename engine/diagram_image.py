@@ -518,16 +518,17 @@ def _arrow(pen: _Pen, start: tuple[float, float], end: tuple[float, float], colo
         pen.line([left[0], end[0], right[0]], [left[1], end[1], right[1]], color=colour, lw=1.0, zorder=3.5)
 
 
-def _legend(pen: _Pen, x: float, y: float) -> None:
+def _legend(pen: _Pen, x: float, y: float, k: float) -> None:
+    """The key to the marking, `k` times the normal size (wide diagrams are shown small)."""
     for i, (key, label) in enumerate(LEGEND):
-        lx = x + i * 150
+        lx = x + i * 150 * k
         if key == "flow":
-            pen.line([lx, lx + 26], [y + 8, y + 8], color=VISITED_INK, lw=2.4, zorder=9)
+            pen.line([lx, lx + 26 * k], [y + 8 * k, y + 8 * k], color=VISITED_INK, lw=2.4 * k, zorder=9)
         else:
             fill, ink, lw = (VISITED_FILL, VISITED_INK, 2.0) if key == "visited" else (CURRENT_FILL, CURRENT_INK, 3.0)
-            pen.add(FancyBboxPatch((lx, y), 26, 16, boxstyle="round,pad=0,rounding_size=4", fc=fill, ec=ink, lw=lw,
-                                   zorder=9))
-        pen.text(lx + 34, y + 8, label, 10, ha="left", zorder=9)
+            pen.add(FancyBboxPatch((lx, y), 26 * k, 16 * k, boxstyle=f"round,pad=0,rounding_size={4 * k}", fc=fill,
+                                   ec=ink, lw=lw * k, zorder=9))
+        pen.text(lx + 34 * k, y + 8 * k, label, 10 * k, ha="left", zorder=9)
 
 
 def render_png(xml: str | bytes, visited: Iterable[str] = (), current: Iterable[str] = (),
@@ -554,7 +555,8 @@ def render_png(xml: str | bytes, visited: Iterable[str] = (), current: Iterable[
     show_legend = marking if legend is None else legend
     margin = 20.0
     x0, x1 = min(xs) - margin, max(xs) + margin
-    y0, y1 = min(ys) - margin, max(ys) + margin + (34 if show_legend else 0)
+    legend_scale = max(1.0, min(3.0, (x1 - x0) / 1200))
+    y0, y1 = min(ys) - margin, max(ys) + margin + (34 * legend_scale if show_legend else 0)
     width, height = max(x1 - x0, 50), max(y1 - y0, 50)
     # One diagram unit is one point; the resolution keeps the longest side within max_pixels.
     dpi = max(20.0, min(150.0, max_pixels * 72.0 / max(width, height)))
@@ -584,7 +586,7 @@ def render_png(xml: str | bytes, visited: Iterable[str] = (), current: Iterable[
             (source, target) in pairs if pairs is not None else source in reached and target in reached)
         _draw_edge(pen, e, taken, marking)
     if show_legend:
-        _legend(pen, x0 + margin, y0 + height - 28)
+        _legend(pen, x0 + margin, y0 + height - 28 * legend_scale, legend_scale)
     buffer = BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # missing glyphs when no CJK font is installed
