@@ -21,7 +21,8 @@ from .errors import ValidationFailed
 SORTABLE = {"id": Clue.id, "deadline": Clue.deadline, "created_at": Clue.created_at,
             "amount_owed": Clue.amount_owed, "stage": Clue.stage, "enterprise_name": Clue.enterprise_name,
             "light": Clue.light}
-FILTERS = ("category", "stage", "unit", "group", "source", "light", "overdue", "q", "registered_from", "registered_to")
+FILTERS = ("category", "stage", "unit", "group", "source", "light", "overdue", "q", "registered_from", "registered_to",
+           "closed_from", "closed_to")
 MAX_PER_PAGE = 200
 EXPORT_LIMIT = 100_000
 
@@ -38,6 +39,8 @@ class LedgerQuery:
     q: str | None = None
     registered_from: date | None = None  # registered on or after this day (Asia/Shanghai)
     registered_to: date | None = None  # registered on or before this day
+    closed_from: date | None = None  # closed (销号 or not accepted) on or after this day
+    closed_to: date | None = None
     sort: str = "-id"
     page: int = 1
     per_page: int = 50
@@ -49,7 +52,7 @@ class LedgerQuery:
         if "overdue" in values:
             values["overdue"] = str(values["overdue"]).lower() in ("1", "true", "yes", "on")
         errors = {}
-        for name in ("registered_from", "registered_to"):
+        for name in ("registered_from", "registered_to", "closed_from", "closed_to"):
             if name in values:
                 try:
                     values[name] = date.fromisoformat(str(values[name])[:10])
@@ -92,6 +95,10 @@ def _where(user: User, query: LedgerQuery, now: datetime) -> list[ColumnElement[
         where.append(Clue.created_at >= as_utc(local_day_start(query.registered_from)))
     if query.registered_to is not None:
         where.append(Clue.created_at < as_utc(local_day_start(query.registered_to + timedelta(days=1))))
+    if query.closed_from is not None:
+        where.append(Clue.closed_at >= as_utc(local_day_start(query.closed_from)))
+    if query.closed_to is not None:
+        where.append(Clue.closed_at < as_utc(local_day_start(query.closed_to + timedelta(days=1))))
     if query.q:
         pattern = f"%{query.q}%"
         where.append(or_(Clue.enterprise_name.like(pattern), Clue.uscc == query.q.upper(), Clue.debtor.like(pattern)))

@@ -37,14 +37,15 @@ PHASE_NAMES = {"investigation": "摸底排查", "rectification": "集中整改",
 # --- shared pieces -----------------------------------------------------------------------------
 
 def query_of(filters: dict[str, Any] | None) -> LedgerQuery:
-    """The ledger query for `filters` (the ledger's filter keys plus registered_from/registered_to).
+    """The ledger query for `filters`: the ledger's filter keys (engine.ledger.FILTERS, among them
+    registered_from/registered_to and closed_from/closed_to, days in Asia/Shanghai).
 
     :raises ValidationFailed: an unknown light, a bad date.
     """
     args = {k: v for k, v in (filters or {}).items() if k not in ("page", "per_page", "sort", "by")}
     if isinstance(args.get("overdue"), bool):
         args["overdue"] = "1" if args["overdue"] else "0"
-    for name in ("registered_from", "registered_to"):
+    for name in ("registered_from", "registered_to", "closed_from", "closed_to"):
         if isinstance(args.get(name), date):
             args[name] = args[name].isoformat()
     return LedgerQuery.from_args(args)
