@@ -220,8 +220,9 @@ def retry(ctx: Context, username: str, instance_id: int, reason: str,
                                            "variables": variables or None},
             element_id=instance.error_element)
     for task in failed:
-        data = {**(task.parent.data if task.parent is not None else {}), **(variables or {})}
-        workflow.reset_from_task_id(task.id, data=data)
+        workflow.reset_from_task_id(task.id)
+        # The reset task takes its parent's data as it becomes ready; the correction goes on top.
+        task.data.update(variables or {})
     for stale in [k for k in workflow.event_manager.tasks if k not in workflow.tasks]:
         workflow.event_manager.tasks.pop(stale)
     instance.status = S.running
