@@ -8,20 +8,28 @@ instance's history.
 """
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from typing import Any
 
+from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import access, accounts, lights, phase_timers
 from .clock import local_day_start
 from .context import Context
+from .db.calendar_models import CalendarChange
 from .db.models import Campaign, Clue, Role
-from .errors import NotFound, ValidationFailed
+from .db.session import is_postgresql
+from .errors import EngineError, NotFound, ValidationFailed
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SPOT_CHECK_RATE = 0.3
 DEFAULT_MAX_SENDBACKS = 5
+# Instances rescheduled per transaction after a calendar change (~8 ms each).
+BATCH_SIZE = 100
 # The phase dates, in the order the phases follow each other.
 PHASES = ("starts_on", "investigation_ends_on", "rectification_ends_on", "spot_check_starts_on",
           "spot_check_ends_on", "ends_on")
@@ -125,17 +133,25 @@ def calendar_of(ctx: Context, username: str) -> dict[str, Any]:
     access.require_role(access.get_user(ctx.session, username), Role.office)
     current = current_campaign(ctx.session)
     others = ctx.session.scalars(select(Campaign).where(Campaign.id != current.id).order_by(Campaign.year.desc()))
-    return {**campaign_summary(current), "earlier": [campaign_summary(c) for c in others]}
+    changes = ctx.session.scalars(select(CalendarChange).where(CalendarChange.campaign_id == current.id)
+                                  .order_by(CalendarChange.id.desc()).limit(5))
+    return {**campaign_summary(current), "earlier": [campaign_summary(c) for c in others],
+            "changes": [change_progress(c) for c in changes]}
 
 
-def update_calendar(ctx: Context, username: str, changes: dict[str, date], campaign_id: int | None = None
-                    ) -> dict[str, Any]:
+def update_calendar(ctx: Context, username: str, changes: dict[str, date], campaign_id: int | None = None,
+                    inline: int | None = None) -> dict[str, Any]:
     """Move phase dates of the current campaign (or of `campaign_id`) and everything waiting on them.
 
     Running instances get the new phase variables; timers already armed from a moved phase
     (awaiting the spot-check phase, a unit's self-inspection deadline, ...) are re-armed, and a
     moment moved into the past fires at once. Recorded in the security audit (calendar_changed,
-    before and after) and in each instance's history (calendar_changed, timer_rescheduled).
+    before and after), as a `CalendarChange` row and in each instance's history
+    (calendar_changed, timer_rescheduled).
+
+    The first `inline` (default BATCH_SIZE) instances are rescheduled in this transaction; the
+    rest (`pending` in the result) in batches by `run_calendar_batches` (a scheduler job), each
+    its own transaction.
 
     :raises Forbidden: not the office. :raises ValidationFailed: unknown field, not a date, or the
         phases out of order. :raises NotFound: no such campaign.
@@ -159,15 +175,138 @@ def update_calendar(ctx: Context, username: str, changes: dict[str, date], campa
     new_variables = {k: v for k, v in process_variables(campaign).items() if old_variables[k] != v}
     accounts.audit(ctx, user.username, "calendar_changed", target=f"campaign:{campaign.id}",
                    before={k: before[k].isoformat() for k in moved}, after={k: v.isoformat() for k, v in moved.items()})
+    result.update(change_id=None, pending=0)
     # The campaign's start is no process variable: moving only it touches no instance.
-    for instance_id in phase_timers.instances_of_campaign(ctx, campaign.id) if new_variables else []:
-        done = phase_timers.move_variables(
-            ctx, instance_id, new_variables, user.username, user.role.value, "calendar_changed",
-            {"campaign_id": campaign.id, "phases": result["changed"]}, campaign_id=campaign.id)
-        if done is not None:
-            result["instances_updated"] += 1
-            result["timers_rescheduled"] += len(done["timers"])
+    if not new_variables:
+        return {"campaign": campaign_summary(campaign), **result}
+    change = CalendarChange(campaign_id=campaign.id, at=ctx.now, actor=user.username, actor_role=user.role.value,
+                            phases=result["changed"], variables=sorted(new_variables),
+                            total=phase_timers.count_instances_of_campaign(ctx, campaign.id), cursor=0, done=0,
+                            updated=0, timers=0, failures={})
+    ctx.session.add(change)
+    ctx.session.flush()
+    inline = BATCH_SIZE if inline is None else inline
+    if inline > 0:
+        # The first batch in this transaction: a timer that cannot be re-armed refuses the whole
+        # change here, and a small campaign is rescheduled before the office sees the page again.
+        _reschedule(ctx, change, campaign, inline, strict=True)
+    result.update(instances_updated=change.updated, timers_rescheduled=change.timers, change_id=change.id,
+                  pending=_pending(change))
     return {"campaign": campaign_summary(campaign), **result}
+
+
+# --- rescheduling a calendar change in batches ------------------------------------------------
+
+def reschedule_batch(ctx: Context, change_id: int, limit: int = BATCH_SIZE) -> dict[str, Any] | None:
+    """Give the next `limit` instances of a calendar change the campaign's phase variables and
+    re-arm their waiting timers; moves the change's cursor past them (all in the caller's
+    transaction, so an interrupted batch is done again in full, never in part).
+
+    Returns the change's progress, or None when it is finished or another worker holds it.
+    An instance whose timer cannot be re-armed is listed in the change's failures and skipped.
+    """
+    query = select(CalendarChange).where(CalendarChange.id == change_id, CalendarChange.finished_at.is_(None))
+    change = ctx.session.scalar(query.with_for_update(skip_locked=True) if is_postgresql(ctx.session)
+                                else query)
+    if change is None:
+        return None
+    # Locked like update_calendar does, so a newer change of the same dates cannot slip in
+    # between reading the dates and writing them into an instance.
+    campaign = ctx.session.scalar(select(Campaign).where(Campaign.id == change.campaign_id).with_for_update())
+    assert campaign is not None
+    handled = _reschedule(ctx, change, campaign, limit, strict=False)
+    return {**change_progress(change), "batch": handled}
+
+
+def run_calendar_batches(engine: Any, batch: int = BATCH_SIZE, stop: Any = None) -> int:
+    """Work through every unfinished calendar change, one batch per transaction; returns how
+    many instances were handled. `engine` is anything with `run(operation, *args)`; `stop` (a
+    threading.Event) ends the run between batches."""
+    handled = 0
+    for change_id in engine.run(unfinished_changes):
+        while not (stop is not None and stop.is_set()):
+            before = handled
+            progress = engine.run(reschedule_batch, change_id, batch)
+            if progress is None:
+                break
+            handled += progress["batch"]
+            if progress["finished_at"] is not None or handled == before:
+                break
+    return handled
+
+
+def unfinished_changes(ctx: Context) -> list[int]:
+    """Calendar changes whose rescheduling has not finished, oldest first."""
+    return list(ctx.session.scalars(select(CalendarChange.id).where(CalendarChange.finished_at.is_(None))
+                                    .order_by(CalendarChange.id)))
+
+
+def calendar_changes(ctx: Context, username: str, limit: int = 5) -> list[dict[str, Any]]:
+    """The newest calendar changes of the current campaign with their progress, for the office.
+
+    :raises Forbidden: not the office. :raises NotFound: no campaign yet.
+    """
+    access.require_role(access.get_user(ctx.session, username), Role.office)
+    campaign = current_campaign(ctx.session)
+    return [change_progress(c) for c in ctx.session.scalars(
+        select(CalendarChange).where(CalendarChange.campaign_id == campaign.id)
+        .order_by(CalendarChange.id.desc()).limit(limit))]
+
+
+def change_progress(change: CalendarChange) -> dict[str, Any]:
+    return {"id": change.id, "at": change.at.isoformat(), "actor": change.actor, "phases": change.phases,
+            "total": change.total, "done": change.done, "updated": change.updated, "timers": change.timers,
+            "failures": dict(change.failures), "pending": _pending(change),
+            "finished_at": change.finished_at.isoformat() if change.finished_at else None}
+
+
+def register_jobs(scheduler: BaseScheduler, engine: Any, batch: int = BATCH_SIZE, seconds: float = 3) -> None:
+    """Reschedule unfinished calendar changes every few seconds; logs failures, never raises."""
+    def job() -> None:
+        try:
+            handled = run_calendar_batches(engine, batch)
+            if handled:
+                log.info("calendar change: %d instance(s) rescheduled", handled,
+                         extra={"event": "calendar_batches", "instances": handled})
+        except Exception:  # noqa: BLE001 - the next run resumes after the last committed batch
+            log.exception("rescheduling a calendar change failed")
+    scheduler.add_job(job, "interval", seconds=seconds, id="calendar_batches", max_instances=1, coalesce=True,
+                      replace_existing=True)
+
+
+def _pending(change: CalendarChange) -> int:
+    return 0 if change.finished_at is not None else max(change.total - change.done, 1)
+
+
+def _reschedule(ctx: Context, change: CalendarChange, campaign: Campaign, limit: int, strict: bool) -> int:
+    current = process_variables(campaign)
+    # The campaign's values now, not those of the change: an older change still in progress
+    # must not put back a date that a newer change has moved again.
+    values = {name: current[name] for name in change.variables}
+    ids = phase_timers.instances_of_campaign(ctx, campaign.id, after=change.cursor, limit=limit)
+    failures = dict(change.failures)
+    for instance_id in ids:
+        record = {"campaign_id": campaign.id, "phases": change.phases, "change_id": change.id}
+        if strict:
+            done = phase_timers.move_variables(ctx, instance_id, values, change.actor, change.actor_role,
+                                               "calendar_changed", record, campaign_id=campaign.id)
+        else:
+            try:
+                with ctx.session.begin_nested():
+                    done = phase_timers.move_variables(ctx, instance_id, values, change.actor, change.actor_role,
+                                                       "calendar_changed", record, campaign_id=campaign.id)
+            except EngineError as exc:
+                failures[str(instance_id)] = str(exc)[:500]
+                done = None
+        change.done += 1
+        if done is not None:
+            change.updated += 1
+            change.timers += len(done["timers"])
+        change.cursor = instance_id
+    change.failures = failures
+    if len(ids) < limit:
+        change.finished_at = ctx.now
+    return len(ids)
 
 
 def open_next_campaign(ctx: Context, username: str, calendar: dict[str, Any], carry_over: bool = True,

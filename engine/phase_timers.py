@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimeDateEventDefinition
 from SpiffWorkflow.task import Task
@@ -34,15 +34,29 @@ FINISHED = (InstanceStatus.completed, InstanceStatus.terminated)
 RUNNABLE = (InstanceStatus.running, InstanceStatus.waiting)
 
 
-def instances_of_campaign(ctx: Context, campaign_id: int) -> list[int]:
+def instances_of_campaign(ctx: Context, campaign_id: int, after: int = 0, limit: int | None = None) -> list[int]:
     """Unfinished instances that may carry this campaign's variables: its clues' instances and
-    every instance without a clue (unit reporting); the latter are checked on load."""
-    live = ProcessInstance.status.not_in(FINISHED)
+    every instance without a clue (unit reporting); the latter are checked on load. In id
+    order; only ids above `after`, at most `limit` of them (batches of a calendar change)."""
+    live = [ProcessInstance.status.not_in(FINISHED), ProcessInstance.id > after]
     of_clues = select(ProcessInstance.id).join(Clue, Clue.instance_id == ProcessInstance.id).where(
-        Clue.campaign_id == campaign_id, live)
+        Clue.campaign_id == campaign_id, *live).order_by(ProcessInstance.id)
     without_clue = select(ProcessInstance.id).outerjoin(Clue, Clue.instance_id == ProcessInstance.id).where(
-        Clue.id.is_(None), live)
-    return sorted(set(ctx.session.scalars(of_clues)) | set(ctx.session.scalars(without_clue)))
+        Clue.id.is_(None), *live).order_by(ProcessInstance.id)
+    if limit is not None:
+        of_clues, without_clue = of_clues.limit(limit), without_clue.limit(limit)
+    ids = sorted(set(ctx.session.scalars(of_clues)) | set(ctx.session.scalars(without_clue)))
+    return ids if limit is None else ids[:limit]
+
+
+def count_instances_of_campaign(ctx: Context, campaign_id: int) -> int:
+    """How many instances `instances_of_campaign` would list (without reading their ids)."""
+    live = ProcessInstance.status.not_in(FINISHED)
+    of_clues = select(func.count()).select_from(ProcessInstance).join(
+        Clue, Clue.instance_id == ProcessInstance.id).where(Clue.campaign_id == campaign_id, live)
+    without_clue = select(func.count()).select_from(ProcessInstance).outerjoin(
+        Clue, Clue.instance_id == ProcessInstance.id).where(Clue.id.is_(None), live)
+    return (ctx.session.scalar(of_clues) or 0) + (ctx.session.scalar(without_clue) or 0)
 
 
 def move_variables(ctx: Context, instance_id: int, values: dict[str, Any], actor: str, actor_role: str | None,

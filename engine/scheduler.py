@@ -34,14 +34,16 @@ JobRegistrar = Callable[[BaseScheduler], None]
 
 
 def periodic_jobs(engine: Engine) -> list[JobRegistrar]:
-    """Every job besides the timer sweep: lights, the reminder ladder, the digest and e-mail.
+    """Every job besides the timer sweep: lights, the reminder ladder, the digest, e-mail and the
+    batches of a campaign calendar change.
 
     Each takes its rows with skip-locked claims or idempotent markers, so running it in every
     worker is safe.
     """
-    from . import lights, notifications
+    from . import campaigns, lights, notifications
     return [lambda s: lights.register_jobs(s, engine),
-            lambda s: notifications.register_jobs(s, engine, engine.settings.smtp)]
+            lambda s: notifications.register_jobs(s, engine, engine.settings.smtp),
+            lambda s: campaigns.register_jobs(s, engine)]
 
 
 class TimerSweep:

@@ -70,7 +70,18 @@ def index() -> Any:
     else:
         flash(_("Calendar saved: %(instances)s instance(s) updated, %(timers)s waiting timer(s) rescheduled.",
                 instances=result["instances_updated"], timers=result["timers_rescheduled"]), "success")
+        if result["pending"]:
+            flash(_("About %(pending)s more instance(s) are being rescheduled in the background; "
+                    "progress is shown below.", pending=result["pending"]), "info")
     return redirect(url_for("campaigns.index"))
+
+
+@bp.route("/changes", methods=["GET"])
+@login_required
+def changes() -> Any:
+    """htmx: the progress of the latest calendar changes (polled while one is unfinished)."""
+    found = engine().run(campaigns.calendar_changes, current_user.username)  # Forbidden → 403
+    return render_template("campaigns/_changes.html", changes=found, labels=PHASE_LABELS)
 
 
 WEEKDAYS = {1: _l("Monday"), 2: _l("Tuesday"), 3: _l("Wednesday"), 4: _l("Thursday"), 5: _l("Friday"),

@@ -5,3 +5,4 @@ GET_RULES = [
     ("/campaign/workdays", ALL),  # the working-day deadline preview under task forms
 ]
 API_RULES: list = []
+GET_RULES.append(("/campaign/changes", {"office"}))  # progress of calendar changes (htmx)
