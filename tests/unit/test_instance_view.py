@@ -156,8 +156,7 @@ def test_list_filters(engine: Engine, fleet: dict[str, int]) -> None:
     with pytest.raises(ValidationFailed):
         engine.run(list_instances, "supervisor", {"version": "x"})
 
-
-def test_list_items_say_who_they_wait_on_since_when(engine: Engine, fleet: dict[str, int]) -> None:
+    # Who each waits on, since when.
     items = {i["id"]: i for i in engine.run(list_instances, "office", {}, 1, 50)["items"]}
     late = items[fleet["late"]]
     assert (late["waiting_on"], late["waiting_on_label"], late["waiting_task"]) == ("unit:suixian", "随县人民政府", "制定整改方案")
@@ -171,7 +170,7 @@ def test_list_items_say_who_they_wait_on_since_when(engine: Engine, fleet: dict[
     assert "ZeroDivisionError" in error["error_message"]
 
 
-def test_paging_counts_in_the_database_and_never_reads_the_workflow(engine: Engine, fleet: dict[str, int]) -> None:
+def test_paging_in_the_database_without_the_workflow_and_who_may_look(engine: Engine, fleet: dict[str, int]) -> None:
     statements: list[str] = []
 
     def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -190,8 +189,7 @@ def test_paging_counts_in_the_database_and_never_reads_the_workflow(engine: Engi
     with pytest.raises(ValidationFailed):
         engine.run(list_instances, "supervisor", {}, 1, 500)
 
-
-def test_who_may_look(engine: Engine, fleet: dict[str, int]) -> None:
+    # Who may look.
     # The demo group leads arrears_public: the clues past triage, not the clue in triage nor the test process.
     assert ids(engine, "group") == [fleet["closed"], fleet["late"], fleet["at_plan"]]
     assert ids(engine, "group_policy") == []
@@ -225,8 +223,7 @@ def test_an_edited_event_is_shown_as_the_first_broken_one(engine: Engine) -> Non
     assert (chain["break"]["seq"], chain["break"]["kind"]) == (2, "task_completed")
     assert "edited" in chain["break"]["reason"]
 
-
-def test_a_removed_last_event_breaks_the_chain(engine: Engine) -> None:
+    # A removed newest event (another clue).
     clue = ClueDriver(engine)
     clue.triage()
     with engine.transaction() as ctx:

@@ -182,8 +182,7 @@ def test_reopen_a_closed_clue_at_the_review_that_closed_it(engine: Engine) -> No
     with pytest.raises(Conflict):
         call(engine, "suspend", "office", clue.instance_id, "已办结不能暂停")
 
-
-def test_reopen_at_an_earlier_task(engine: Engine) -> None:
+    # Reopened at an earlier task (another clue).
     clue = ClueDriver(engine)
     clue.to_review()
     clue.review(approved=True)
@@ -195,6 +194,8 @@ def test_reopen_at_an_earlier_task(engine: Engine) -> None:
     event = [e for e in engine.run(instance_detail, "supervisor", clue.instance_id)["timeline"]
              if e["kind"] == "instance_reopened"][0]
     assert (event["element_id"], event["actor_role"], event["data"]["reason"]) == ("Task_report", "supervisor", "重新整改")
+
+
 
 
 def test_errors_inbox_and_retry_after_a_fix(engine: Engine) -> None:
