@@ -139,7 +139,7 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
         "LedgerRow": {
             "allOf": [_ref("Clue")],
             "required": ["light"],
-            "properties": {"light": {"enum": [*LIGHTS, None], "description": "红灯逾期、黄灯三日内到期、绿灯正常；已办结为 null"}},
+            "properties": {"light": {"enum": [*LIGHTS, None], "description": "红灯逾期；黄灯距期限不足 N 个工作日（按国家法定节假日及调休计算，N 为专项行动设定的黄灯工作日数，默认 3）；绿灯正常；已办结为 null"}},
         },
         "ClueList": {
             "type": "object",
@@ -183,7 +183,7 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
         "InboxTask": {
             "allOf": [_ref("TaskSummary")],
             "required": ["light"],
-            "properties": {"light": {"enum": [*LIGHTS, None], "description": "按任务期限亮灯；无期限为 null"}},
+            "properties": {"light": {"enum": [*LIGHTS, None], "description": "按任务期限亮灯（黄灯：距期限不足专项行动设定的工作日数）；无期限为 null"}},
         },
         "TaskList": {
             "type": "object",
