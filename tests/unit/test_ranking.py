@@ -58,7 +58,7 @@ def walked(engine: Engine) -> dict[str, ClueDriver]:
     return {"a": a, "b": b, "c": c, "d": d}
 
 
-def test_units_ranked(engine: Engine, walked: dict[str, ClueDriver]) -> None:
+def test_units_and_groups_ranked(engine: Engine, walked: dict[str, ClueDriver]) -> None:
     assert walked["b"].show()["spot_check_result"] == "genuine"  # the failure is only in the history
     rows = {r["code"]: r for r in engine.run(ranking, "office", "unit")}
     assert [r["code"] for r in engine.run(ranking, "office", "unit")] == ["zengdu", "suixian"]
@@ -72,8 +72,7 @@ def test_units_ranked(engine: Engine, walked: dict[str, ClueDriver]) -> None:
             suixian["avg_days_to_close"], suixian["sendbacks"], suixian["spot_check_failures"]) == (
         2, 2, 1, 0.0, 1, 11.9, 0, 0)
 
-
-def test_groups_ranked_scoped_and_dated(engine: Engine, walked: dict[str, ClueDriver]) -> None:
+    # The same clues by group, as other users, and by registration date.
     groups = engine.run(ranking, "supervisor", "group")
     assert [(g["rank"], g["code"], g["clues"], g["on_time_rate"], g["overdue"]) for g in groups] == [
         (1, "arrears_public", 3, round(2 / 3, 4), 1), (2, "policy", 1, 0.0, 0)]

@@ -133,6 +133,15 @@ def test_random_figures_equal_the_ledger(engine: Engine, clock: Any) -> None:
     assert compared > 80
     lit = engine.run(stats.figures, "office", "light", {})
     assert {f["key"] for f in lit} >= {"red", "yellow", "green", None}  # stale rows included
+    for user in ("office", "unit"):
+        trend = engine.run(stats.weekly_trend, user, {"category": "policy"}, weeks=14)
+        assert sum(w["registered"] for w in trend) > 0 and sum(w["closed"] for w in trend) > 0
+        for week in trend:
+            end = (date.fromisoformat(week["week_start"]) + timedelta(days=6)).isoformat()
+            assert week["registered"] == ledger_figure(engine, user, {
+                "category": "policy", "registered_from": week["week_start"], "registered_to": end})[0]
+            assert week["closed"] == ledger_figure(engine, user, {
+                "category": "policy", "stage": "closed", "closed_from": week["week_start"], "closed_to": end})[0]
 
 
 def test_scope_and_date_range(engine: Engine, clock: Any) -> None:
