@@ -159,9 +159,15 @@ def modeler_data(ctx: Context, username: str, process_id: str | None, version: i
         if f is None:
             raise NotFound(f"version {d.version} of {process_id!r} has no file {filename!r}")
         data.update(name=d.name, version=d.version, file={"filename": f.filename, "kind": f.kind, "content": f.content},
-                    files=[{"filename": x.filename, "kind": x.kind} for x in d.files if x.kind == "dmn"
-                           or x.filename == _main_file(d).filename])
+                    files=[{"filename": x.filename, "kind": x.kind} for x in _process_files(d)])
     return data
+
+
+def _process_files(d: ProcessDefinition) -> list[DefinitionFile]:
+    """The files a version's process runs on: its BPMN file and the DMN files (other BPMN files
+    in the same upload belong to other processes)."""
+    main = _main_file(d)
+    return [f for f in d.files if f.kind == "dmn" or f.filename == main.filename]
 
 
 # --- diff ----------------------------------------------------------------------------------
@@ -309,15 +315,16 @@ def diff_xml(old: str, new: str) -> dict[str, list[dict[str, Any]]]:
 
 def diff_versions(ctx: Context, username: str, process_id: str, old_version: int | None = None,
                   new_version: int | None = None) -> dict[str, Any]:
-    """The difference between two versions of a process, file by file (files matched by name).
+    """The difference between two versions of a process, file by file (files matched by name;
+    the process's own BPMN file and the DMN files).
 
     By default the newest version against the one before it (or itself when there is one).
     """
     _user(ctx, username, VIEW_ROLES)
     new = _definition(ctx, process_id, new_version)
     old = _definition(ctx, process_id, old_version if old_version is not None else max(new.version - 1, 1))
-    old_files = {f.filename: f for f in old.files}
-    new_files = {f.filename: f for f in new.files}
+    old_files = {f.filename: f for f in _process_files(old)}
+    new_files = {f.filename: f for f in _process_files(new)}
     files = []
     for filename in sorted(set(old_files) | set(new_files)):
         o, n = old_files.get(filename), new_files.get(filename)
@@ -345,8 +352,7 @@ def _bundle(ctx: Context, base: EditBase, filename: str, content: str) -> list[t
     if base is None:
         return [(filename, content)]
     d = _definition(ctx, *base)
-    main = _main_file(d)
-    kept = [f for f in d.files if f.kind == "dmn" or f.filename == main.filename]
+    kept = _process_files(d)
     if filename not in {f.filename for f in kept}:
         raise NotFound(f"version {d.version} of {d.process_id!r} has no file {filename!r}")
     return [(f.filename, content if f.filename == filename else f.content) for f in kept]
