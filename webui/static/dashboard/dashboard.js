@@ -66,7 +66,7 @@
       grid: {left: horizontal ? 130 : 40, right: 20, top: 20, bottom: horizontal ? 30 : 70},
       xAxis: horizontal ? value : category,
       yAxis: horizontal ? Object.assign({inverse: true}, category) : value,
-      series: [{type: "bar", name: config.text.clues, data: data, itemStyle: {color: "#c23531"},
+      series: [{type: "bar", name: config.text.clues, data: data, itemStyle: {color: "#c23531"}, barMaxWidth: 48,
                 label: {show: true, position: horizontal ? "right" : "top"}}]
     });
   }
@@ -81,8 +81,8 @@
       xAxis: {type: "category", data: rows.map(function (r) { return r.label; }), axisLabel: {interval: 0, rotate: 30}},
       yAxis: {type: "value", name: config.text.wan},
       series: [
-        {type: "bar", name: config.text.owed, data: rows.map(function (r) { return point(r, "owed"); }), itemStyle: {color: "#c23531"}},
-        {type: "bar", name: config.text.paid, data: rows.map(function (r) { return point(r, "paid"); }), itemStyle: {color: "#198754"}}
+        {type: "bar", name: config.text.owed, data: rows.map(function (r) { return point(r, "owed"); }), itemStyle: {color: "#c23531"}, barMaxWidth: 32},
+        {type: "bar", name: config.text.paid, data: rows.map(function (r) { return point(r, "paid"); }), itemStyle: {color: "#198754"}, barMaxWidth: 32}
       ]
     });
   }
@@ -109,9 +109,9 @@
       yAxis: {type: "value", minInterval: 1},
       series: [
         {type: "line", name: config.text.registered, symbolSize: 9, data: weeks.map(function (w) { return point(w, "registered"); }),
-         itemStyle: {color: "#c23531"}},
+         itemStyle: {color: "#c23531"}, barMaxWidth: 32},
         {type: "line", name: config.text.closed, symbolSize: 9, data: weeks.map(function (w) { return point(w, "closed"); }),
-         itemStyle: {color: "#198754"}}
+         itemStyle: {color: "#198754"}, barMaxWidth: 32}
       ]
     });
   }
