@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 from . import access, charts, lights, ranking, stats
 from .campaigns import current_campaign
 from .clock import SHANGHAI, as_utc, local_day_start
-from .clues import OPEN_STAGES
 from .context import Context
 from .db.models import Clue, Role, User
 from .documents import OfficialDocument, chinese_date, percent, wan
@@ -208,6 +207,10 @@ def ranking_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
              r["spot_check_failures"]] for r in rows]
 
 
+def ranking_table(doc: OfficialDocument, rows: list[dict[str, Any]]) -> None:
+    doc.table(RANKING_HEADERS, ranking_rows(rows), widths_cm=RANKING_WIDTHS, numeric=(2, 3, 4, 5, 6, 7, 8))
+
+
 def figure_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
     """Label, count, owed and paid (万元), with a totals row."""
     body = [[r["label"], r["count"], wan(r["owed"]), wan(r["paid"])] for r in rows]
@@ -286,12 +289,12 @@ def render_notice(data: dict[str, Any]) -> bytes:
 
     doc.heading(2, "各责任单位办理情况")
     doc.paragraph("按按期办结率从高到低排名；按期办结率相同的，逾期少的在前，再按平均办结天数少的在前。")
-    doc.table(RANKING_HEADERS, ranking_rows(data["unit_ranking"]), widths_cm=RANKING_WIDTHS, numeric=(2, 3, 4, 5, 6, 7, 8))
+    ranking_table(doc, data["unit_ranking"])
     doc.picture(units_chart(data["by_unit"], data["closed_by_unit"], units))
     doc.note("注：按期办结率＝按期销号数÷已到期线索数（已销号或已逾期）；尚未交办的线索不计入单位排名。")
 
     doc.heading(3, "各工作专班办理情况")
-    doc.table(RANKING_HEADERS, ranking_rows(data["group_ranking"]), widths_cm=RANKING_WIDTHS, numeric=(2, 3, 4, 5, 6, 7, 8))
+    ranking_table(doc, data["group_ranking"])
 
     doc.heading(4, "拖欠账款清偿情况")
     owed_and_paid(doc, data["by_unit"], units, "本期")
@@ -301,7 +304,7 @@ def render_notice(data: dict[str, Any]) -> bytes:
     if overdue["items"]:
         doc.paragraph(f"截至{moment_text(moment)}，本期登记的线索中逾期未办结{overdue['total']}条，按整改期限先后列出：")
         doc.table(("序号", "线索编号", "企业名称", "被反映单位", "责任单位", "整改期限", "逾期天数", "亮灯"),
-                  [[i, f"#{c['clue_id']}", c["enterprise_name"], c["debtor"], units.get(c["responsible_unit"] or "", ""),
+                  [[i, f"#{c['clue_id']}", c["enterprise_name"], c["debtor"], _unit(units, c),
                     c["deadline"] or "", _overdue_days(c["deadline"], today), light_label(c["light"])]
                    for i, c in enumerate(overdue["items"], start=1)],
                   widths_cm=(1.0, 1.6, 3.6, 3.2, 2.8, 2.2, 1.4, 1.2), numeric=(6,))
@@ -314,7 +317,7 @@ def render_notice(data: dict[str, Any]) -> bytes:
     if listed["items"]:
         doc.paragraph(f"本期登记的线索中挂牌督办{listed['total']}条：")
         doc.table(("序号", "线索编号", "企业名称", "被反映单位", "责任单位", "办理阶段", "整改期限", "亮灯"),
-                  [[i, f"#{c['clue_id']}", c["enterprise_name"], c["debtor"], units.get(c["responsible_unit"] or "", ""),
+                  [[i, f"#{c['clue_id']}", c["enterprise_name"], c["debtor"], _unit(units, c),
                     stage_label(c["stage"]), c["deadline"] or "", light_label(c["light"])]
                    for i, c in enumerate(listed["items"], start=1)],
                   widths_cm=(1.0, 1.6, 3.6, 3.2, 2.8, 1.8, 2.0, 1.2))
@@ -328,6 +331,10 @@ def render_notice(data: dict[str, Any]) -> bytes:
     doc.paragraph("（三）综合办公室将持续跟踪调度，对整改不力、虚假整改的，按规定移送纪检监察机关。")
     doc.signature(data["issuer"], today)
     return doc.content()
+
+
+def _unit(units: dict[str, str], clue: dict[str, Any]) -> str:
+    return units.get(clue["responsible_unit"] or "", "")
 
 
 def more_note(doc: OfficialDocument, listing: dict[str, Any], what: str) -> None:

@@ -25,9 +25,8 @@ from .clock import SHANGHAI, as_utc, local_day_start
 from .clues import OPEN_STAGES
 from .context import Context
 from .db.models import Campaign, Clue, InstanceEvent, OrgUnit, ProcessInstance, Role, User
-from .dispatch_notice import (DEFAULT_ISSUER, LIST_LIMIT, RANKING_HEADERS, RANKING_WIDTHS, figure_rows, light_label,
-                              more_note, moment_text, owed_and_paid, ranking_rows, stage_label, trend_between,
-                              units_chart)
+from .dispatch_notice import (DEFAULT_ISSUER, LIST_LIMIT, figure_rows, light_label, more_note, moment_text,
+                              owed_and_paid, ranking_table, stage_label, trend_between, units_chart)
 from .documents import OfficialDocument, chinese_date, percent, wan
 from .errors import Forbidden, NotFound
 from .ledger import LABELS
@@ -107,7 +106,8 @@ def year_end_index(ctx: Context, username: str, campaign_id: int | None = None) 
     counts = {r["key"]: r["count"] for r in stats.figures(ctx, username, "unit", period)}
     closed = {r["key"]: r["count"] for r in stats.figures(ctx, username, "unit", {**period, "stage": "closed"})}
     reports = unit_reports(ctx, campaign, [u.code for u in units])
-    campaigns = ctx.session.execute(select(Campaign.id, Campaign.name).order_by(Campaign.year.desc(), Campaign.id.desc()))
+    campaigns = ctx.session.execute(select(Campaign.id, Campaign.name)
+                                    .order_by(Campaign.year.desc(), Campaign.id.desc()))
     return {
         "campaign": {"id": campaign.id, "name": campaign.name, "year": campaign.year,
                      "starts_on": campaign.starts_on.isoformat(), "ends_on": campaign.ends_on.isoformat()},
@@ -309,13 +309,11 @@ def render_city_summary(data: dict[str, Any]) -> bytes:
                                   unit="条"))
 
     doc.heading(2, "各责任单位办理情况")
-    doc.table(RANKING_HEADERS, ranking_rows(data["unit_ranking"]), widths_cm=RANKING_WIDTHS,
-              numeric=(2, 3, 4, 5, 6, 7, 8))
+    ranking_table(doc, data["unit_ranking"])
     doc.picture(units_chart(data["by_unit"], data["closed_by_unit"], names))
 
     doc.heading(3, "各工作专班办理情况")
-    doc.table(RANKING_HEADERS, ranking_rows(data["group_ranking"]), widths_cm=RANKING_WIDTHS,
-              numeric=(2, 3, 4, 5, 6, 7, 8))
+    ranking_table(doc, data["group_ranking"])
 
     doc.heading(4, "拖欠账款清偿情况")
     owed_and_paid(doc, data["by_unit"], names, "专项行动期间")
@@ -350,8 +348,10 @@ def render_city_summary(data: dict[str, Any]) -> bytes:
 
 def _leader(reports: dict[str, Any]) -> str:
     contacts = reports.get("contacts") or {}
-    return f"{contacts.get('leader_name', '')}{'（' + contacts['leader_title'] + '）' if contacts.get('leader_title') else ''}" \
-        or "未报备"
+    if not contacts.get("leader_name"):
+        return "未报备"
+    title = contacts.get("leader_title")
+    return f"{contacts['leader_name']}（{title}）" if title else contacts["leader_name"]
 
 
 def _found(reports: dict[str, Any]) -> str:

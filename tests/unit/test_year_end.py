@@ -94,14 +94,7 @@ def test_a_units_summary_has_its_figures_its_own_report_and_its_open_clues(engin
     assert len(document.inline_shapes) == 2  # stages; owed against paid by category
 
 
-def test_a_unit_that_has_not_reported_says_so(engine: Engine) -> None:
-    build_world(engine)
-    text = text_of(read(engine.run(year_end.unit_summary, "supervisor", "suixian")[0]))
-    assert "随县人民政府专项行动工作专班由副县长李明分管" in text and "尚未报送自查问题清单。" in text
-    assert "本单位尚未报送工作总结。" in text
-
-
-def test_the_city_summary_ranks_units_and_groups_and_lists_who_reported(engine: Engine) -> None:
+def test_the_city_summary_ranks_and_lists_who_reported_and_the_page_links_each_summary(engine: Engine) -> None:
     build_world(engine)
     content, filename = engine.run(year_end.city_summary, "office")
     assert filename == "2023年加强诚信政府建设专项行动工作总结.docx"
@@ -124,9 +117,12 @@ def test_the_city_summary_ranks_units_and_groups_and_lists_who_reported(engine: 
     assert "（一）曾都区人民政府\n专项行动开展以来，我区成立工作专班，逐项清理拖欠账款。" in text
     assert len(document.inline_shapes) == 3  # trend, units, owed against paid
 
+    # a unit that has not reported says so
+    text = text_of(read(engine.run(year_end.unit_summary, "supervisor", "suixian")[0]))
+    assert "随县人民政府专项行动工作专班由副县长李明分管" in text and "尚未报送自查问题清单。" in text
+    assert "本单位尚未报送工作总结。" in text
 
-def test_the_page_lists_what_each_reader_may_download(engine: Engine) -> None:
-    build_world(engine)
+    # the page lists what each reader may download
     mine = engine.run(year_end.year_end_index, "unit")
     assert mine["may_download_city"] is False
     assert mine["units"] == [{"code": "zengdu", "name": "曾都区人民政府", "clues": 2, "closed": 1,
@@ -137,17 +133,12 @@ def test_the_page_lists_what_each_reader_may_download(engine: Engine) -> None:
     assert everyone["campaign"]["name"] == "2023年加强诚信政府建设专项行动"
 
 
-@pytest.mark.parametrize("user, call", [
-    ("unit", lambda: (year_end.unit_summary, "suixian")),
-    ("unit", lambda: (year_end.city_summary,)),
-    ("group", lambda: (year_end.unit_summary, "zengdu")),
-    ("discipline", lambda: (year_end.year_end_index,)),
-    ("admin", lambda: (year_end.city_summary,)),
-])
-def test_others_are_refused(engine: Engine, user: str, call: Any) -> None:
-    function, *args = call()
-    with pytest.raises(Forbidden):
-        engine.run(function, user, *args)
+def test_others_are_refused(engine: Engine) -> None:
+    for user, function, *args in (("unit", year_end.unit_summary, "suixian"), ("unit", year_end.city_summary),
+                                  ("group", year_end.unit_summary, "zengdu"), ("discipline", year_end.year_end_index),
+                                  ("admin", year_end.city_summary), ("spotcheck", year_end.unit_summary, "zengdu")):
+        with pytest.raises(Forbidden):
+            engine.run(function, user, *args)
 
 
 def test_unknown_unit_or_campaign(engine: Engine) -> None:
