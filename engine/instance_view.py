@@ -334,9 +334,13 @@ def diagram_state(ctx: Context, instance: ProcessInstance) -> dict[str, Any]:
             "timers": timers}
 
 
-def chain_status(instance: ProcessInstance, events: list[InstanceEvent], broken: Any = None) -> dict[str, Any]:
-    """"record intact", or the first broken event (engine.history.verify_instance)."""
-    if broken is None:
+_UNCHECKED: Any = object()
+
+
+def chain_status(instance: ProcessInstance, events: list[InstanceEvent], broken: Any = _UNCHECKED) -> dict[str, Any]:
+    """"record intact", or the first broken event (engine.history.verify_instance, unless the
+    caller already ran it and passes its answer as `broken`)."""
+    if broken is _UNCHECKED:
         broken = verify_instance(instance, events)
     detail = None
     if broken is not None:
