@@ -79,18 +79,19 @@ class Record:
         return self.timeline[-1]["hash_alg"] if self.timeline and self.timeline[-1].get("hash_alg") else "sm3"
 
 
-def timeline_of(ctx: Context, instance_id: int) -> list[dict[str, Any]]:
-    """The instance's history, one dict per event: instance_view.timeline when it exists, else the events."""
+def timeline_of(ctx: Context, instance_id: int, include_private: bool = True) -> list[dict[str, Any]]:
+    """The instance's history, one dict per event (instance_view.timeline, with each event's hash)."""
     try:
-        from . import instance_view  # written by another area; used once present
-        entries = list(instance_view.timeline(ctx, instance_id))  # type: ignore[attr-defined]
-    except (ImportError, AttributeError):
+        from . import instance_view  # another area's module; the plain events until it is there
+        entries = instance_view.timeline(ctx, instance_id, include_private)
+    except ImportError:  # pragma: no cover - only while instance_view did not exist
         entries = None
     events = events_of(ctx.session, instance_id)
     hashes = {e.seq: (e.hash, e.hash_alg) for e in events}
     if entries is None:
         entries = [{"seq": e.seq, "at": e.at, "actor": e.actor, "actor_role": e.actor_role, "kind": e.kind,
-                    "element_id": e.element_id, "element_name": e.element_name, "data": e.data} for e in events]
+                    "element_id": e.element_id, "element_name": e.element_name, "data": e.data, "changed": {}}
+                   for e in events]
     for entry in entries:
         entry["hash"], entry["hash_alg"] = hashes.get(entry["seq"], (None, None))
         if isinstance(entry.get("at"), str):
@@ -114,7 +115,7 @@ def gather(ctx: Context, username: str, clue_id: int, roles: Iterable[Role] = CA
     assert instance is not None
     events = events_of(ctx.session, instance.id)
     problem = verify_instance(instance, events)
-    timeline = timeline_of(ctx, instance.id)
+    timeline = timeline_of(ctx, instance.id, access.sees_complainant(user))
     names = {u.code: u.name for u in ctx.session.scalars(select(OrgUnit))}
     names.update({g.code: g.name for g in ctx.session.scalars(select(WorkGroup))}, office="综合办公室")
     actors = {e["actor"] for e in timeline}
@@ -223,8 +224,10 @@ def field_labels(ctx: Context) -> tuple[dict[str, str], dict[str, dict[str, str]
 
 
 def describe(data: Any, titles: dict[str, str], enums: dict[str, dict[str, str]], names: dict[str, str],
-             private: bool) -> str:
-    """An event's data as "字段：值" lines (variables of the start event flattened; empty values left out)."""
+             private: bool, changed: dict[str, Any] | None = None) -> str:
+    """An event's data as "字段：值" lines (variables of the start event flattened; empty values left
+    out); a value that replaced an earlier one says what it was."""
+    changed = changed or {}
     if not isinstance(data, dict):
         return "" if data is None else str(data)[:MAX_VALUE_CHARS]
     if isinstance(data.get("variables"), dict):
@@ -247,6 +250,9 @@ def describe(data: Any, titles: dict[str, str], enums: dict[str, dict[str, str]]
             shown = str(value)
         if len(shown) > MAX_VALUE_CHARS:
             shown = shown[:MAX_VALUE_CHARS] + "…"
+        before = changed.get(key)
+        if isinstance(before, list) and len(before) == 2 and before[0] not in (None, "") and key not in PRIVATE_FIELDS:
+            shown += f"（原为 {before[0]}）"
         lines.append(f"{titles.get(key, key)}：{shown}")
     return "\n".join(lines)
 
@@ -388,7 +394,7 @@ def timeline_rows(ctx: Context, record: Record) -> list[list[str]]:
             who += f"（{ROLE_LABELS.get(entry['actor_role'], entry['actor_role'])}）"
         rows.append([str(entry["seq"]), local(entry["at"]), who, KIND_LABELS.get(entry["kind"], entry["kind"]),
                      entry.get("element_name") or entry.get("element_id") or "",
-                     describe(entry.get("data"), titles, enums, record.names, record.private)])
+                     describe(entry.get("data"), titles, enums, record.names, record.private, entry.get("changed"))])
     return rows
 
 
