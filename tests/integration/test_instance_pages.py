@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from engine import Engine
 from engine.db.models import InstanceEvent
+from engine.instance_view import instance_detail
 
 from ..factories import ClueDriver
 from ..unit.test_instance_view import failing_instance, sendbacks_and_chase
@@ -78,8 +79,7 @@ def test_tampered_history_is_shown_on_the_page(app: Flask, web_engine: Engine) -
 
 
 def actions_of(web_engine: Engine, instance_id: int) -> list[tuple[str, str, str]]:
-    timeline = web_engine.run(__import__("engine.instance_view", fromlist=["x"]).instance_detail, "supervisor",
-                              instance_id)
+    timeline = web_engine.run(instance_detail, "supervisor", instance_id)
     assert timeline["chain"]["intact"]
     return [(e["kind"], e["actor"], (e["data"] or {}).get("reason")) for e in timeline["timeline"]
             if e["kind"].startswith("instance_") and e["kind"] != "instance_started" or e["kind"] == "unit_reassigned"]

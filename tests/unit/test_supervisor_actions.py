@@ -12,7 +12,7 @@ from engine import Conflict, Engine, Forbidden, ValidationFailed
 from engine.db.models import Clue, HumanTask, ProcessInstance
 from engine.history import events_of, verify_instance
 from engine.instance_view import instance_detail, list_instances
-from engine.supervisor_actions import ACTION_ROLES, ACTIONS, reassign, reopen, resume, retry, suspend, terminate
+from engine.supervisor_actions import ACTION_ROLES, ACTIONS
 
 from ..factories import ClueDriver
 from .test_instance_view import failing_instance
