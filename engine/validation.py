@@ -286,6 +286,18 @@ def _check_dmn(bundle: CheckedBundle, source: SourceFile, compile_script: Compil
     ns = {"dmn": etree.QName(root).namespace}
     for decision in root.iterfind("dmn:decision", ns):
         bundle.decision_ids.append(decision.get("id"))
+        table = decision.find("dmn:decisionTable", ns)
+        if table is None:
+            bundle.problem(source, decision.get("id"), f"decision {_label(decision)} has no decision table; only "
+                           "decision tables are supported (no literal expressions)", "unsupported")
+            continue
+        # SpiffWorkflow 3.2 evaluates UNIQUE (as first hit) and COLLECT only (SPIFF_NOTES pitfall 11).
+        if (table.get("hitPolicy") or "UNIQUE").upper() not in ("UNIQUE", "COLLECT"):
+            bundle.problem(source, table.get("id") or decision.get("id"), f"hit policy {table.get('hitPolicy')!r} is "
+                           "not supported; use UNIQUE (the first matching rule wins) or COLLECT", "unsupported")
+        if decision.find("dmn:informationRequirement", ns) is not None:
+            bundle.problem(source, decision.get("id"), f"decision {_label(decision)} requires other decisions; "
+                           "decision requirement graphs are not supported (one table per decision)", "unsupported")
         inputs = [(i.findtext("dmn:inputExpression/dmn:text", namespaces=ns) or "").strip()
                   for i in decision.iterfind("dmn:decisionTable/dmn:input", ns)]
         for expr, inp in zip(inputs, decision.iterfind("dmn:decisionTable/dmn:input", ns)):

@@ -1,11 +1,14 @@
 """Deploy-time refusal of what the engine cannot run (engine/validation.py), one small diagram each."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine import Engine
 from engine.errors import DefinitionRejected
 
+DATA = Path(__file__).resolve().parents[1] / "data"
 HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
         'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Defs" targetNamespace="http://x">\n')
@@ -137,3 +140,23 @@ def test_scripts_in_other_languages_and_foreign_expressions_are_explained(bare_e
             '<bpmn:sequenceFlow id="Flow_yes" sourceRef="Gateway_1" targetRef="End_1"><bpmn:conditionExpression '
             'xsi:type="bpmn:tFormalExpression">${approved}</bpmn:conditionExpression></bpmn:sequenceFlow>')
     assert "JUEL or FEEL" in reasons_for(refusal(bare_engine, diagram(juel)), "Flow_yes")
+
+
+DMN = (DATA / "generic_band.dmn").read_text(encoding="utf-8")
+CALLER = (DATA / "generic_request.bpmn").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("change, element_id, words", [
+    (('hitPolicy="UNIQUE"', 'hitPolicy="PRIORITY"'), "DecisionTable_generic_band", "hit policy 'PRIORITY'"),
+    (('<decisionTable id="DecisionTable_generic_band" hitPolicy="UNIQUE">',
+      '<informationRequirement id="Req_1"><requiredDecision href="#other" /></informationRequirement>'
+      '<decisionTable id="DecisionTable_generic_band" hitPolicy="UNIQUE">'), "generic_band", "requires other decisions"),
+    (('<inputEntry id="InputEntry_big"><text>&gt;= 10000</text>', '<inputEntry id="InputEntry_big"><text>[1..5]</text>'),
+     "InputEntry_big", "input entry"),
+])
+def test_dmn_features_spiffworkflow_lacks_are_refused(bare_engine: Engine, change: tuple[str, str], element_id: str,
+                                                      words: str) -> None:
+    with pytest.raises(DefinitionRejected) as refused:
+        bare_engine.deploy([("generic_request.bpmn", CALLER), ("generic_band.dmn", DMN.replace(*change))], "designer")
+    found = [p for p in refused.value.problems if p["element_id"] == element_id]
+    assert found and words in found[0]["reason"] and found[0]["file"] == "generic_band.dmn", refused.value.problems
