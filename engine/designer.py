@@ -155,7 +155,7 @@ def modeler_data(ctx: Context, username: str, process_id: str | None, version: i
     if process_id is not None:
         d = _definition(ctx, process_id, version)
         filename = filename or _main_file(d).filename
-        f = next((f for f in d.files if f.filename == filename), None)
+        f = next((f for f in _process_files(d) if f.filename == filename), None)
         if f is None:
             raise NotFound(f"version {d.version} of {process_id!r} has no file {filename!r}")
         data.update(name=d.name, version=d.version, file={"filename": f.filename, "kind": f.kind, "content": f.content},

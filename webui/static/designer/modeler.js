@@ -122,19 +122,28 @@
       return;
     }
     var registry = isDmn ? null : modeler.get("elementRegistry");
+    var root = isDmn ? null : modeler.get("canvas").getRootElement();
+    // A process has no shape of its own: its pool (participant) stands for it.
+    var locate = function (id) {
+      var found = registry.get(id);
+      if (found && found !== root) { return found; }
+      return registry.filter(function (e) {
+        return e.type === "bpmn:Participant" && e.businessObject.processRef && e.businessObject.processRef.id === id;
+      })[0] || null;
+    };
     var list = el("ul", { className: "list-group", "data-testid": "problem-list" });
     problemsEl.appendChild(el("div", { className: "alert alert-danger py-2", "data-testid": "refused",
                                        text: T.problems.replace("{n}", problems.length) }));
     problems.forEach(function (p) {
-      var found = registry && p.element_id ? registry.get(p.element_id) : null;
+      var found = registry && p.element_id ? locate(p.element_id) : null;
       if (found) {
-        if (marked.indexOf(p.element_id) < 0) {
-          modeler.get("canvas").addMarker(p.element_id, "marker-problem");
-          modeler.get("overlays").add(p.element_id, "problem", {
+        if (marked.indexOf(found.id) < 0) {
+          modeler.get("canvas").addMarker(found, "marker-problem");
+          modeler.get("overlays").add(found, "problem", {
             position: { top: -11, right: 11 },
             html: el("div", { className: "problem-badge", title: p.reason, text: "!" })
           });
-          marked.push(p.element_id);
+          marked.push(found.id);
         }
       }
       var item = el("li", { className: "list-group-item list-group-item-danger", "data-element-id": p.element_id || "",
