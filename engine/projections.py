@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.task import Task
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from .instances import Step
 
 NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=timezone.utc)
+# Built once, so SQLAlchemy keeps its cache key instead of working it out on every step.
+_ROWS_OF_INSTANCE = select(HumanTask).where(HumanTask.instance_id == bindparam("instance_id"))
 TIMER_EVENTS = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
 
 
@@ -44,7 +46,10 @@ def sync(ctx: Context, instance: ProcessInstance, workflow: BpmnWorkflow, step: 
 
 def _sync_human_tasks(ctx: Context, instance: ProcessInstance, ready: list[Task], clue_id: int | None,
                       yellow_working_days: int) -> None:
-    existing = {row.id: row for row in ctx.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id))}
+    # Only the projection sets `waiting`, and only when no task is ready and so no row is left:
+    # a waiting instance (most of those a timer sweep advances) has nothing to look up.
+    existing = {} if instance.status == InstanceStatus.waiting else {
+        row.id: row for row in ctx.session.scalars(_ROWS_OF_INSTANCE, {"instance_id": instance.id})}
     wanted = {str(task.id): task for task in ready}
     for task_id, row in existing.items():
         if task_id not in wanted:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import Select, String, bindparam, select, type_coerce
 
 from .context import Context
 from .db.models import InstanceStatus, ProcessInstance
@@ -48,20 +48,30 @@ def claim_due_instance(ctx: Context, now: datetime, skip: set[int]) -> ProcessIn
     `skip` holds the few instances this sweep already advanced that are due again; every other
     advanced instance has a later (or no) timer and no longer matches.
     """
+    postgresql = is_postgresql(ctx.session)
+    if skip:
+        query = _claim_query(postgresql).where(ProcessInstance.id.not_in(skip))
+    else:
+        query = _CLAIM_PG if postgresql else _CLAIM_SQLITE
+    return ctx.session.scalar(query, {"now": now})
+
+
+def _claim_query(postgresql: bool) -> Select[tuple[ProcessInstance]]:
     # The status test is an expression no index serves, so the planner walks the due index in
     # order and stops at the first row; SQLite would otherwise pick the status index (every
     # instance is running or waiting) and sort the whole table on every claim. Ordering by
     # the indexed column alone (no tie-breaker) lets PostgreSQL stop at the first row too.
     status = type_coerce(ProcessInstance.status, String).concat("")
     query = (select(ProcessInstance)
-             .where(ProcessInstance.next_timer_at < now, status.in_([s.value for s in SWEPT]))
+             .where(ProcessInstance.next_timer_at < bindparam("now"), status.in_([s.value for s in SWEPT]))
              .order_by(ProcessInstance.next_timer_at).limit(1)
              .execution_options(populate_existing=True))
-    if skip:
-        query = query.where(ProcessInstance.id.not_in(skip))
-    if is_postgresql(ctx.session):
-        query = query.with_for_update(skip_locked=True)
-    return ctx.session.scalar(query)
+    return query.with_for_update(skip_locked=True) if postgresql else query
+
+
+# Built once: a statement object that is reused keeps its SQL cache key, which SQLAlchemy would
+# otherwise work out again on every claim (a sizeable part of a claim's cost).
+_CLAIM_SQLITE, _CLAIM_PG = _claim_query(False), _claim_query(True)
 
 
 def fire_timers_of(ctx: Context, instance: ProcessInstance) -> Fired:
