@@ -61,7 +61,8 @@ def _font(size: float) -> dict[str, Any]:
 def _png(figure: Figure) -> bytes:
     FigureCanvasAgg(figure)
     buffer = BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    # Fast zlib: a tenth of a second less per chart; the .docx holds a few of them.
+    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 

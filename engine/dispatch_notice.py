@@ -198,7 +198,7 @@ def dispatch_notice(ctx: Context, username: str, args: dict[str, Any]) -> tuple[
 # --- the document -----------------------------------------------------------------------------------
 
 RANKING_HEADERS = ("名次", "名称", "线索数", "已销号", "按期办结率", "逾期", "平均办结天数", "退回次数", "抽查未通过")
-RANKING_WIDTHS = (1.1, 4.2, 1.3, 1.3, 1.8, 1.1, 1.9, 1.5, 1.6)
+RANKING_WIDTHS = (1.1, 4.0, 1.3, 1.3, 1.8, 1.1, 1.9, 1.5, 1.6)
 
 
 def ranking_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
@@ -275,7 +275,7 @@ def render_notice(data: dict[str, Any]) -> bytes:
         f"移送纪检监察机关{o.get('referred', 0)}条。")
     doc.subheading(1, "按问题类别")
     doc.table(("问题类别", "线索数", "涉及金额（万元）", "已支付（万元）"), figure_rows(data["by_category"]),
-              widths_cm=(6.4, 2.4, 3.6, 3.6), numeric=(1, 2, 3), bold_last=True)
+              widths_cm=(6.0, 2.4, 3.6, 3.6), numeric=(1, 2, 3), bold_last=True)
     doc.subheading(2, "按办理阶段")
     stages = data["by_stage"]
     doc.picture(charts.bar_chart("各办理阶段线索数", [r["label"] for r in stages],
@@ -307,7 +307,7 @@ def render_notice(data: dict[str, Any]) -> bytes:
                   [[i, f"#{c['clue_id']}", c["enterprise_name"], c["debtor"], _unit(units, c),
                     c["deadline"] or "", _overdue_days(c["deadline"], today), light_label(c["light"])]
                    for i, c in enumerate(overdue["items"], start=1)],
-                  widths_cm=(1.0, 1.6, 3.6, 3.2, 2.8, 2.2, 1.4, 1.2), numeric=(6,))
+                  widths_cm=(0.9, 1.5, 3.4, 2.9, 2.6, 2.0, 1.2, 1.1), numeric=(6,))
         more_note(doc, overdue, "逾期未办结问题")
     else:
         doc.paragraph("本期登记的线索中暂无逾期未办结问题。")
@@ -320,7 +320,7 @@ def render_notice(data: dict[str, Any]) -> bytes:
                   [[i, f"#{c['clue_id']}", c["enterprise_name"], c["debtor"], _unit(units, c),
                     stage_label(c["stage"]), c["deadline"] or "", light_label(c["light"])]
                    for i, c in enumerate(listed["items"], start=1)],
-                  widths_cm=(1.0, 1.6, 3.6, 3.2, 2.8, 1.8, 2.0, 1.2))
+                  widths_cm=(0.9, 1.5, 3.3, 2.8, 2.6, 1.5, 1.9, 1.1))
         more_note(doc, listed, "挂牌督办问题")
     else:
         doc.paragraph("本期登记的线索中暂无挂牌督办问题。")

@@ -218,7 +218,7 @@ def render_unit_summary(data: dict[str, Any]) -> bytes:
     doc.heading(2, "问题线索办理情况")
     doc.paragraph(_unit_figures(data["overview"], data["ranking"]))
     doc.table(("问题类别", "线索数", "涉及金额（万元）", "已支付（万元）"), figure_rows(data["by_category"]),
-              widths_cm=(6.4, 2.4, 3.6, 3.6), numeric=(1, 2, 3), bold_last=True)
+              widths_cm=(6.0, 2.4, 3.6, 3.6), numeric=(1, 2, 3), bold_last=True)
     stages = data["by_stage"]
     doc.picture(charts.bar_chart("各办理阶段线索数", [r["label"] for r in stages],
                                  [("线索数", [r["count"] for r in stages])], unit="条"))
@@ -246,7 +246,7 @@ def render_unit_summary(data: dict[str, Any]) -> bytes:
                   [[i, f"#{c['clue_id']}", c["enterprise_name"], LABELS["category"].get(c["category"] or "", ""),
                     stage_label(c["stage"]), c["deadline"] or "", light_label(c["light"])]
                    for i, c in enumerate(open_clues["items"], start=1)],
-                  widths_cm=(1.0, 1.6, 4.4, 3.4, 2.0, 2.2, 1.2))
+                  widths_cm=(0.9, 1.5, 4.4, 3.4, 2.0, 2.2, 1.2))
         more_note(doc, open_clues, "正在办理的问题")
     else:
         doc.paragraph("本单位承办的问题线索均已办结。")
@@ -302,7 +302,7 @@ def render_city_summary(data: dict[str, Any]) -> bytes:
         f"清偿率{percent(o.get('paid_rate'))}。挂牌督办{o['listed_for_supervision']}条，"
         f"移送纪检监察机关{o.get('referred', 0)}条。")
     doc.table(("问题类别", "线索数", "涉及金额（万元）", "已支付（万元）"), figure_rows(data["by_category"]),
-              widths_cm=(6.4, 2.4, 3.6, 3.6), numeric=(1, 2, 3), bold_last=True)
+              widths_cm=(6.0, 2.4, 3.6, 3.6), numeric=(1, 2, 3), bold_last=True)
     trend = data["trend"]
     doc.picture(charts.line_chart("每周登记与销号线索数", [r["week_start"][5:] for r in trend],
                                   [("登记", [r["registered"] for r in trend]), ("销号", [r["closed"] for r in trend])],
@@ -328,7 +328,7 @@ def render_city_summary(data: dict[str, Any]) -> bytes:
               [[i, u["name"], _leader(reports[u["code"]]), _found(reports[u["code"]]),
                 chinese_date(_local_day(reports[u["code"]]["summary"]["at"])) if reports[u["code"]].get("summary")
                 else "未报送"] for i, u in enumerate(units, start=1)],
-              widths_cm=(1.0, 5.0, 3.6, 2.6, 3.6), numeric=(3,))
+              widths_cm=(1.0, 4.8, 3.6, 2.6, 3.6), numeric=(3,))
 
     doc.heading(6, "各单位工作总结摘编")
     if sent:
