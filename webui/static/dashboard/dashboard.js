@@ -109,9 +109,9 @@
       yAxis: {type: "value", minInterval: 1},
       series: [
         {type: "line", name: config.text.registered, symbolSize: 9, data: weeks.map(function (w) { return point(w, "registered"); }),
-         itemStyle: {color: "#c23531"}, barMaxWidth: 32},
+         itemStyle: {color: "#c23531"}},
         {type: "line", name: config.text.closed, symbolSize: 9, data: weeks.map(function (w) { return point(w, "closed"); }),
-         itemStyle: {color: "#198754"}, barMaxWidth: 32}
+         itemStyle: {color: "#198754"}}
       ]
     });
   }

@@ -1,0 +1,107 @@
+"""Server time of the dashboard and the ranking at 100,000 clues, on SQLite and PostgreSQL.
+
+Fills the database with bench/webui_bench.py's builder (a few hundred clues walked through the
+real engine, then copied in bulk), then prints p50/p95 server time (Flask test client, rendering
+included) of: the dashboard page (overview, weekly trend, timeline), each /api/stats chart
+request, the whole dashboard (page plus its six chart requests, added up), and the ranking page
+for units and for groups — as the office (all clues) and as a work group (its own clues).
+
+Run: .venv/bin/python bench/dashboard_bench.py [--clues 100000] [--repeat 30] [--pg URL] [--skip-pg]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from webui_bench import copy_in_bulk, seed_real_clues  # noqa: E402
+
+from engine.clock import FixedClock, parse_moment  # noqa: E402
+from engine.db.session import make_sql_engine  # noqa: E402
+from engine.demo import DEMO_PASSWORD  # noqa: E402
+from engine.migrate import upgrade  # noqa: E402
+from tests.factories import postgresql_schema, prepare_engine  # noqa: E402
+from webui import create_app  # noqa: E402
+
+BY = ("category", "source", "stage", "unit", "group", "light")
+
+
+def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float, list[float]]:
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        response = call()
+        samples.append((time.perf_counter() - t0) * 1000)
+        assert response.status_code == 200, response.status_code
+    return summary(samples) + (samples,)
+
+
+def summary(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.95) - 1)]
+
+
+def run(label: str, url: str, clues: int, repeat: int) -> None:
+    sql = make_sql_engine(url)
+    upgrade(sql)
+    sql.dispose()
+    clock = FixedClock(parse_moment("2023-11-15T10:00:00"))
+    app = create_app({"TESTING": True, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False, "DATABASE_URL": url,
+                      "CLOCK": clock, "EVIDENCE_DIR": tempfile.mkdtemp()})
+    engine = app.extensions["chengxin_engine"]
+    t0 = time.perf_counter()
+    prepare_engine(engine, password=DEMO_PASSWORD)
+    seed_real_clues(engine)
+    copy_in_bulk(engine, clues)
+    if url.startswith("postgresql"):
+        with engine.transaction() as ctx:
+            ctx.session.connection().exec_driver_sql("ANALYZE")
+    print(f"{label}: filled {clues:,} clues in {time.perf_counter() - t0:.0f} s")
+    for user in ("office", "group"):
+        client = app.test_client()
+        client.post("/auth/login", data={"username": user, "password": DEMO_PASSWORD})
+        client.get("/dashboard/")  # warm caches (templates, statements)
+        whole: list[float] = []
+        page_p50, page_p95, page_samples = timed(lambda: client.get("/dashboard/"), repeat)
+        print(f"{label:<11} {user:<7} {'dashboard page':<26} p50 {page_p50:7.1f} ms  p95 {page_p95:7.1f} ms")
+        whole = list(page_samples)
+        for by in BY:
+            p50, p95, samples = timed(lambda: client.get(f"/api/stats?by={by}"), repeat)
+            whole = [a + b for a, b in zip(whole, samples)]
+            print(f"{label:<11} {user:<7} {'/api/stats?by=' + by:<26} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
+        p50, p95 = summary(whole)
+        print(f"{label:<11} {user:<7} {'whole dashboard (7 calls)':<26} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
+        p50, p95, _ = timed(lambda: client.get("/api/stats?by=unit&category=arrears_public&overdue=1"), repeat)
+        print(f"{label:<11} {user:<7} {'/api/stats filtered':<26} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
+        for level in ("unit", "group"):
+            p50, p95, _ = timed(lambda: client.get(f"/dashboard/ranking?level={level}"), repeat)
+            print(f"{label:<11} {user:<7} {'ranking ' + level:<26} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clues", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--skip-pg", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            run("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args.clues, args.repeat)
+    if args.skip_pg:
+        return
+    with postgresql_schema(args.pg, "bench") as url:
+        run("PostgreSQL", url, args.clues, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
