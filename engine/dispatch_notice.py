@@ -288,7 +288,7 @@ def render_notice(data: dict[str, Any]) -> bytes:
     doc.note("注：横轴为每周的星期一（月-日）。")
 
     doc.heading(2, "各责任单位办理情况")
-    doc.paragraph("按按期办结率从高到低排名；按期办结率相同的，逾期少的在前，再按平均办结天数少的在前。")
+    doc.paragraph("以按期办结率从高到低排名；按期办结率相同的，逾期少的在前，再按平均办结天数少的在前。")
     ranking_table(doc, data["unit_ranking"])
     doc.picture(units_chart(data["by_unit"], data["closed_by_unit"], units))
     doc.note("注：按期办结率＝按期销号数÷已到期线索数（已销号或已逾期）；尚未交办的线索不计入单位排名。")

@@ -9,6 +9,7 @@ reader substitutes.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from io import BytesIO
@@ -34,6 +35,12 @@ TITLE_SIZE = Pt(22)   # 二号
 TABLE_SIZE = Pt(10.5)  # 五号
 LINE = Pt(28)
 CHINESE_NUMERALS = "一二三四五六七八九十"
+# Characters XML 1.0 cannot carry (control characters pasted into a form): dropped, never a 500.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def clean(text: str) -> str:
+    return NOT_XML.sub("", text)
 
 
 def chinese_date(day: date) -> str:
@@ -178,7 +185,7 @@ class OfficialDocument:
 
     def _run(self, paragraph: Paragraph, text: str, font: str, size: Pt, colour: RGBColor | None = None,
              bold: bool = False) -> Any:
-        run = paragraph.add_run(text)
+        run = paragraph.add_run(clean(text))
         _fonts(run, font)
         run.font.size = size
         run.font.bold = bold
@@ -224,4 +231,4 @@ def _cell_xml(text: str, width: int, font: str, align: str, bold: bool = False, 
            f'<w:sz w:val="{size}"/><w:szCs w:val="{size}"/></w:rPr>')
     return (f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/>{shading}<w:vAlign w:val="center"/></w:tcPr>'
             f'<w:p><w:pPr><w:spacing w:line="240" w:lineRule="auto"/><w:ind w:firstLine="0"/><w:jc w:val="{align}"/></w:pPr>'
-            f'<w:r>{run}<w:t xml:space="preserve">{escape(text)}</w:t></w:r></w:p></w:tc>')
+            f'<w:r>{run}<w:t xml:space="preserve">{escape(clean(text))}</w:t></w:r></w:p></w:tc>')

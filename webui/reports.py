@@ -58,7 +58,7 @@ def _campaign_id() -> int | None:
     raw = request.args.get("campaign", "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
+    if not raw.isdigit() or len(raw) > 9:
         abort(400, _("Choose a campaign from the list."))
     return int(raw)
 

@@ -112,7 +112,7 @@ def test_notice_carries_the_periods_figures_rankings_lists_and_charts(engine: En
 
 
 def test_lists_are_capped_with_a_note_of_the_rest(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("甲", "乙", "丙"):
+    for name in ("甲", "乙", "丙\x07<&>"):  # a control character pasted in is dropped, markup kept as text
         clue = ClueDriver(engine, enterprise_name=f"随州市{name}公司")
         clue.triage()
         clue.assign(deadline="2023-11-01")
@@ -121,6 +121,7 @@ def test_lists_are_capped_with_a_note_of_the_rest(engine: Engine, monkeypatch: p
     document = read(engine.run(dispatch_notice.dispatch_notice, "office", {"start": "2023-10-01", "end": "2023-11-10"})[0])
     overdue = table_with(document, "序号", "线索编号")
     assert len(overdue) == 1 + 2
+    assert "随州市丙<&>公司" in [row[2] for row in overdue]
     assert "注：另有1条逾期未办结问题未列出，详见工作台账。" in text_of(document)
     assert "本期登记的线索中暂无挂牌督办问题。" in text_of(document)
 
