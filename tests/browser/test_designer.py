@@ -49,6 +49,16 @@ def test_break_refuse_fix_deploy(page: Page, sign_in: SignIn, shoot: Callable[[s
     expect(page.locator("#prop-formKey")).to_have_value("rectification_plan")
     expect(page.locator("#prop-candidateUnit")).to_have_value("responsible_unit")
     expect(page.locator("#prop-lane")).to_have_value("responsible_unit")
+    # spiffworkflow properties written through the panel: added to a task's existing list, and
+    # to an end event that has no extension elements yet.
+    page.locator('#canvas [data-element-id="Task_referral"]').click()
+    expect(page.locator("#prop-flag")).to_have_value("referred")
+    page.locator("#prop-stage").fill("closed")
+    page.locator("#prop-stage").press("Tab")
+    page.locator('#canvas [data-element-id="End_no_referral"]').click()
+    expect(page.locator("#prop-stage")).to_have_value("")
+    page.locator("#prop-stage").fill("closed")
+    page.locator("#prop-stage").press("Tab")
 
     set_condition(page, "accepted ==")
     page.locator("[data-action=deploy]").click()
@@ -81,7 +91,19 @@ def test_break_refuse_fix_deploy(page: Page, sign_in: SignIn, shoot: Callable[[s
     assert instances_by_version(live_engine) == {2: {"running": 1}, 1: {"completed": 1}}
 
     page.goto("/designer/processes/clue_handling/diff")
-    expect(page.get_by_test_id("new-diagram")).to_have_attribute("data-marked", "1")
+    expect(page.get_by_test_id("new-diagram")).to_have_attribute("data-marked", "3")
     expect(page.locator('[data-testid="new-diagram"] g.djs-element.diff-changed[data-element-id="Flow_accepted"]')).to_have_count(1)
-    expect(page.get_by_test_id("changes").first).to_contain_text("amount_owed > 0")
+    changes = page.get_by_test_id("changes").first
+    expect(changes).to_contain_text("amount_owed > 0")
+    for element in ("Flow_accepted", "Task_referral", "End_no_referral"):
+        expect(changes.locator(f'tr[data-change="changed"][data-element-id="{element}"]')).to_have_count(1)
+    expect(changes.locator("tr")).to_have_count(4)  # the header and the three changes: nothing else moved
+    expect(page.locator('[data-testid="new-diagram"] g.djs-element.diff-changed')).to_have_count(3)
     shoot("4-diff")
+
+    # The decision table of version 2 opens in the DMN modeler.
+    page.goto("/designer/processes/clue_handling/2/edit?file=triage_routing.dmn")
+    expect(page.get_by_test_id("import-status")).to_have_attribute("data-state", "ok")
+    expect(page.locator("#canvas .tjs-table")).to_be_visible()
+    expect(page.locator("#canvas")).to_contain_text("arrears_public")
+    shoot("5-decision-table")

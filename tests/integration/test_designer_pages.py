@@ -26,7 +26,7 @@ def versions(web_engine: Engine, process_id: str = "clue_handling") -> list[int]
     return [d["version"] for d in web_engine.definitions() if d["process_id"] == process_id]
 
 
-def test_listing_shows_versions_with_instance_counts(client: FlaskClient, auth: AuthActions, web_engine: Engine) -> None:
+def test_listing_with_instance_counts_and_a_version_page(client: FlaskClient, auth: AuthActions, web_engine: Engine) -> None:
     ClueDriver(web_engine)
     ClueDriver(web_engine)
     auth.login("supervisor")
@@ -37,8 +37,8 @@ def test_listing_shows_versions_with_instance_counts(client: FlaskClient, auth: 
     assert "/designer/processes/clue_handling/1/edit" not in page  # read-only for the supervisor
     assert 'data-testid="upload"' not in page
 
-
-def test_version_page_and_file(client: FlaskClient, auth: AuthActions) -> None:
+    # One version's page: its diagrams and files.
+    auth.logout()
     auth.login("office")
     page = client.get("/designer/processes/clue_handling/1").get_data(as_text=True)
     assert 'data-diagram="file-' in page and "bpmn-navigated-viewer" in page and "dmn-viewer" in page
@@ -49,7 +49,7 @@ def test_version_page_and_file(client: FlaskClient, auth: AuthActions) -> None:
     assert client.get("/designer/processes/clue_handling/1/file/nothing.bpmn").status_code == 404
 
 
-def test_upload_with_problems_is_refused_with_each_element(client: FlaskClient, auth: AuthActions,
+def test_upload_refused_with_each_element_then_deployed_as_version_two(client: FlaskClient, auth: AuthActions,
                                                            web_engine: Engine) -> None:
     auth.login("designer")
     response = client.post("/designer/deploy", data={
@@ -60,9 +60,6 @@ def test_upload_with_problems_is_refused_with_each_element(client: FlaskClient, 
     assert 'data-element-id="Flow_accepted"' in page and "condition" in page
     assert versions(web_engine) == [1]
 
-
-def test_upload_deploys_version_two(client: FlaskClient, auth: AuthActions, web_engine: Engine) -> None:
-    auth.login("designer")
     response = client.post("/designer/deploy", data={
         "files": [(io.BytesIO(CHANGED.encode()), "clue_handling.bpmn"), (io.BytesIO(DMN.encode()), "triage_routing.dmn")]},
         content_type="multipart/form-data", follow_redirects=True)
