@@ -39,10 +39,9 @@ from SpiffWorkflow.util.task import TaskState
 
 from . import access, projections
 from .access import task_audience
-from .clue_projection import clue_of
 from .context import Context
 from .db.migration_models import InstanceMigration
-from .db.models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, Role
+from .db.models import Clue, HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, Role
 from .errors import Conflict, EngineError, NotFound, ValidationFailed
 from .history import append_event
 from .instances import Step, load_instance, rebuild_workflow
@@ -193,11 +192,6 @@ def _attempt(ctx: Context, instance: ProcessInstance, target: ProcessDefinition
     return (reasons, None) if reasons else ([], workflow)
 
 
-def _active_tasks(ctx: Context, instance: ProcessInstance) -> list[dict[str, Any]]:
-    rows = ctx.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id).order_by(HumanTask.created_at))
-    return [{"task_id": r.id, "element_id": r.spec_name, "title": r.title} for r in rows]
-
-
 def dry_run(ctx: Context, username: str, process_id: str, from_version: int, to_version: int,
             instance_ids: list[int] | None = None, limit: int = MAX_DRY_RUN) -> dict[str, Any]:
     """Per unfinished instance of `from_version`: can it move to `to_version`, and if not, why.
@@ -213,14 +207,22 @@ def dry_run(ctx: Context, username: str, process_id: str, from_version: int, to_
     if instance_ids is not None:
         where.append(ProcessInstance.id.in_(instance_ids))
     total = ctx.session.scalar(select(func.count()).select_from(ProcessInstance).where(*where)) or 0
+    instances = list(ctx.session.scalars(select(ProcessInstance).where(*where).order_by(ProcessInstance.id).limit(limit)))
+    ids = [i.id for i in instances]
+    # The page's clues and READY tasks in two queries, not two per instance.
+    clues = {c.instance_id: c for c in ctx.session.scalars(select(Clue).where(Clue.instance_id.in_(ids)))} if ids else {}
+    tasks: dict[int, list[dict[str, Any]]] = {}
+    for row in ctx.session.scalars(select(HumanTask).where(HumanTask.instance_id.in_(ids))
+                                   .order_by(HumanTask.created_at, HumanTask.id)) if ids else []:
+        tasks.setdefault(row.instance_id, []).append({"task_id": row.id, "element_id": row.spec_name, "title": row.title})
     items = []
-    for instance in ctx.session.scalars(select(ProcessInstance).where(*where).order_by(ProcessInstance.id).limit(limit)):
+    for instance in instances:
         reasons, _ = _attempt(ctx, instance, target)
-        clue = clue_of(ctx.session, instance)
+        clue = clues.get(instance.id)
         items.append({"instance_id": instance.id, "business_key": instance.business_key,
                       "clue_id": clue.id if clue is not None else None, "status": instance.status.value,
                       "stage": clue.stage if clue is not None else None,
-                      "tasks": _active_tasks(ctx, instance), "can_move": not reasons, "reasons": reasons})
+                      "tasks": tasks.get(instance.id, []), "can_move": not reasons, "reasons": reasons})
     return {"process_id": process_id, "from_version": from_version, "to_version": to_version, "total": total,
             "items": items, "movable": sum(1 for i in items if i["can_move"]),
             "blocked": sum(1 for i in items if not i["can_move"])}
