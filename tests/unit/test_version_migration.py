@@ -191,3 +191,18 @@ def test_undo_is_refused_once_the_instance_moved_on(engine: Engine) -> None:
     assert stored(engine, clue.instance_id)["version"] == 2
     with pytest.raises(Forbidden):
         engine.run(vm.undo_migration, "office", moved["id"])
+
+
+def test_running_sub_processes_and_multi_instance_activities_block_the_move(engine: Engine) -> None:
+    from engine import generic_processes
+
+    bpmn = (Path(__file__).resolve().parents[1] / "data" / "generic_nested.bpmn").read_text(encoding="utf-8")
+    engine.deploy([("generic_nested.bpmn", bpmn)], "designer")
+    sub = engine.run(generic_processes.start, "unit", "generic_nested", {"kind": "sub"})
+    multi = engine.run(generic_processes.start, "unit", "generic_nested", {"kind": "multi"})
+    assert [t["name"] for t in sub["tasks"]] == ["Task_inner"] and len(multi["tasks"]) == 2
+    engine.deploy([("generic_nested.bpmn", bpmn.replace("会签", "会签（二版）"))], "designer")
+    items = {i["instance_id"]: i for i in engine.run(vm.dry_run, "designer", "generic_nested", 1, 2)["items"]}
+    assert [(r["code"], r["element_id"]) for r in items[sub["id"]]["reasons"]] == [("subprocess_running", "Sub_review")]
+    assert [(r["code"], r["element_id"]) for r in items[multi["id"]]["reasons"]] == [
+        ("multi_instance_running", "Task_sign")]
