@@ -112,8 +112,8 @@ def _snapshot(workflow: BpmnWorkflow) -> set[tuple[str, str, int]]:
                                                                               | TaskState.FINISHED_MASK)}
 
 
-def _attempt(ctx: Context, instance: ProcessInstance, target: ProcessDefinition
-             ) -> tuple[list[dict[str, Any]], BpmnWorkflow | None]:
+def _attempt(ctx: Context, instance: ProcessInstance, target: ProcessDefinition,
+             workflow: BpmnWorkflow | None = None) -> tuple[list[dict[str, Any]], BpmnWorkflow | None]:
     """Move the instance's workflow to `target` in memory: (reasons it cannot move, moved workflow)."""
     reasons: list[dict[str, Any]] = []
     if instance.definition_id == target.id:
@@ -124,7 +124,7 @@ def _attempt(ctx: Context, instance: ProcessInstance, target: ProcessDefinition
         return [_reason("error", f"the instance stopped with an error at {instance.error_element or '?'}; "
                                  "repair it first", instance.error_element)], None
     new_spec, new_subs = ctx.runtime.specs.get(target)
-    workflow = rebuild_workflow(ctx, instance)
+    workflow = workflow if workflow is not None else rebuild_workflow(ctx, instance)
     seen: set[tuple[str, str | None]] = set()
 
     def add(code: str, message: str, task: Any) -> None:
@@ -275,14 +275,14 @@ def migrate_instance(ctx: Context, username: str, instance_id: int, to_version: 
     :raises NotFound: unknown instance or version. :raises Forbidden: not a designer or admin.
     """
     user = _require_migrator(ctx, username)
-    instance, _ = load_instance(ctx, instance_id)
+    instance, loaded = load_instance(ctx, instance_id)
     source = ctx.session.get(ProcessDefinition, instance.definition_id)
     assert source is not None
     if from_version is not None and source.version != from_version:
         raise MigrationRefused(instance.id, [_reason("wrong_version", f"the instance is on version {source.version}, "
                                                                        f"not {from_version}")])
     target = _definition(ctx, instance.process_id, to_version)
-    reasons, workflow = _attempt(ctx, instance, target)
+    reasons, workflow = _attempt(ctx, instance, target, loaded)
     if workflow is None:
         raise MigrationRefused(instance.id, reasons)
     before_state, before_serializer = instance.state, instance.serializer_version
