@@ -5,8 +5,9 @@ real engine, then copied in bulk), then prints p50/p95 server time (Flask test c
 included) of: the dashboard page (overview, weekly trend, timeline), each /api/stats chart
 request, the whole dashboard (page plus its six chart requests, added up), and the ranking page
 for units and for groups — as the office (all clues) and as a work group (its own clues).
+With --indexes it first adds RECOMMENDED_INDEXES (narrow covering indexes; not in the schema).
 
-Run: .venv/bin/python bench/dashboard_bench.py [--clues 100000] [--repeat 30] [--pg URL] [--skip-pg]
+Run: .venv/bin/python bench/dashboard_bench.py [--clues 100000] [--repeat 30] [--pg URL] [--skip-pg] [--skip-sqlite] [--indexes]
 """
 from __future__ import annotations
 
@@ -31,6 +32,21 @@ from tests.factories import postgresql_schema, prepare_engine  # noqa: E402
 from webui import create_app  # noqa: E402
 
 BY = ("category", "source", "stage", "unit", "group", "light")
+# Not in the schema: what --indexes adds after filling, to measure narrow covering indexes that
+# let each aggregate read an index instead of the wide clue rows (a recommendation for a migration).
+RECOMMENDED_INDEXES = [
+    "CREATE INDEX ix_clue_figures_category ON clue (category, amount_owed, amount_paid)",
+    "CREATE INDEX ix_clue_figures_source ON clue (source, amount_owed, amount_paid)",
+    "CREATE INDEX ix_clue_figures_unit ON clue (responsible_unit, stage, deadline, amount_owed, amount_paid, "
+    "created_at, closed_at, sendback_count)",
+    "CREATE INDEX ix_clue_figures_group ON clue (work_group, stage, deadline, amount_owed, amount_paid, "
+    "created_at, closed_at, sendback_count)",
+    "CREATE INDEX ix_clue_figures_stage ON clue (stage, deadline, light, light_changes_at, amount_owed, amount_paid, "
+    "listed_for_supervision, referred)",
+    "CREATE INDEX ix_clue_figures_light ON clue (light, light_changes_at, deadline, amount_owed, amount_paid)",
+    "CREATE INDEX ix_clue_figures_created ON clue (created_at)",
+    "CREATE INDEX ix_clue_figures_closed ON clue (closed_at, stage)",
+]
 
 
 def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float, list[float]]:
@@ -48,7 +64,7 @@ def summary(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.95) - 1)]
 
 
-def run(label: str, url: str, clues: int, repeat: int) -> None:
+def run(label: str, url: str, clues: int, repeat: int, indexes: bool) -> None:
     sql = make_sql_engine(url)
     upgrade(sql)
     sql.dispose()
@@ -60,9 +76,11 @@ def run(label: str, url: str, clues: int, repeat: int) -> None:
     prepare_engine(engine, password=DEMO_PASSWORD)
     seed_real_clues(engine)
     copy_in_bulk(engine, clues)
-    if url.startswith("postgresql"):
-        with engine.transaction() as ctx:
-            ctx.session.connection().exec_driver_sql("ANALYZE")
+    with engine.transaction() as ctx:
+        for statement in RECOMMENDED_INDEXES if indexes else []:
+            ctx.session.connection().exec_driver_sql(statement)
+        ctx.session.connection().exec_driver_sql("ANALYZE")
+    label += " +idx" if indexes else ""
     print(f"{label}: filled {clues:,} clues in {time.perf_counter() - t0:.0f} s")
     for user in ("office", "group"):
         client = app.test_client()
@@ -93,14 +111,15 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--indexes", action="store_true", help="add RECOMMENDED_INDEXES (not in the schema) first")
     args = parser.parse_args()
     if not args.skip_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
-            run("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args.clues, args.repeat)
+            run("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args.clues, args.repeat, args.indexes)
     if args.skip_pg:
         return
     with postgresql_schema(args.pg, "bench") as url:
-        run("PostgreSQL", url, args.clues, args.repeat)
+        run("PostgreSQL", url, args.clues, args.repeat, args.indexes)
 
 
 if __name__ == "__main__":
