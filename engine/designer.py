@@ -350,12 +350,36 @@ EditBase = tuple[str, int] | None  # (process_id, version) an edit starts from; 
 
 def _bundle(ctx: Context, base: EditBase, filename: str, content: str) -> list[tuple[str, str]]:
     if base is None:
-        return [(filename, content)]
+        return [(filename, content)] + _decisions_called_by(ctx, filename, content)
     d = _definition(ctx, *base)
     kept = _process_files(d)
     if filename not in {f.filename for f in kept}:
         raise NotFound(f"version {d.version} of {d.process_id!r} has no file {filename!r}")
     return [(f.filename, content if f.filename == filename else f.content) for f in kept]
+
+
+def _decisions_called_by(ctx: Context, filename: str, content: str) -> list[tuple[str, str]]:
+    """For a new diagram: the newest deployed DMN files defining the decisions it calls."""
+    try:
+        root = etree.fromstring(content.encode(), _XML_PARSER)
+    except etree.XMLSyntaxError:
+        return []  # validation reports it
+    wanted = {(e.text or "").strip() for e in root.iter(f"{{{SPIFF_NS}}}calledDecisionId")}
+    found: dict[str, str] = {}
+    if not wanted:
+        return []
+    rows = ctx.session.execute(select(DefinitionFile.filename, DefinitionFile.content)
+                               .where(DefinitionFile.kind == "dmn").order_by(DefinitionFile.id.desc()))
+    for dmn_name, dmn in rows:
+        if dmn_name in found or dmn_name == filename:
+            continue
+        ids = {d.get("id") for d in etree.fromstring(dmn.encode(), _XML_PARSER).iter() if _local(d.tag) == "decision"}
+        if ids & wanted:
+            found[dmn_name] = dmn
+            wanted -= ids
+        if not wanted:
+            break
+    return sorted(found.items())
 
 
 def validate_edit(ctx: Context, username: str, base: EditBase, filename: str, content: str) -> list[dict[str, str]]:

@@ -186,3 +186,11 @@ def test_form_drafts_are_checked_and_versioned(engine: Engine) -> None:
     with pytest.raises(ValidationFailed):
         engine.run(designer.save_form_draft, "designer", "../etc", text)
     assert len(engine.run(designer.show_form, "designer", "chase")["versions"]) == 2
+
+
+def test_a_new_diagram_deploys_as_version_one_with_the_decisions_it_calls(engine: Engine) -> None:
+    copy = CLUE_BPMN.replace('id="clue_handling"', 'id="clue_copy"').replace('processRef="clue_handling"', 'processRef="clue_copy"')
+    deployed = engine.run(designer.deploy_edit, "designer", None, "clue_copy.bpmn", copy)
+    assert [(d["process_id"], d["version"]) for d in deployed] == [("clue_copy", 1)]
+    files = engine.run(designer.show_definition, "designer", "clue_copy", 1)["files"]
+    assert sorted(f["filename"] for f in files) == ["clue_copy.bpmn", "triage_routing.dmn"]
