@@ -48,7 +48,7 @@ def test_break_refuse_fix_deploy(page: Page, sign_in: SignIn, shoot: Callable[[s
     page.locator('#canvas [data-element-id="Task_plan"]').click()
     expect(page.locator("#prop-formKey")).to_have_value("rectification_plan")
     expect(page.locator("#prop-candidateUnit")).to_have_value("responsible_unit")
-    expect(page.locator("#prop-lane")).to_have_value("responsible_unit")
+    expect(page.locator("#prop-lane option:checked")).to_have_text("responsible_unit")
     # spiffworkflow properties written through the panel: added to a task's existing list, and
     # to an end event that has no extension elements yet.
     page.locator('#canvas [data-element-id="Task_referral"]').click()
@@ -59,6 +59,10 @@ def test_break_refuse_fix_deploy(page: Page, sign_in: SignIn, shoot: Callable[[s
     expect(page.locator("#prop-stage")).to_have_value("")
     page.locator("#prop-stage").fill("closed")
     page.locator("#prop-stage").press("Tab")
+    # Choosing a lane moves the shape into it.
+    expect(page.locator("#prop-lane option:checked")).to_have_text("discipline")
+    page.locator("#prop-lane").select_option(label="spot_check")
+    expect(page.locator("#prop-lane option:checked")).to_have_text("spot_check")
 
     set_condition(page, "accepted ==")
     page.locator("[data-action=deploy]").click()
@@ -95,9 +99,10 @@ def test_break_refuse_fix_deploy(page: Page, sign_in: SignIn, shoot: Callable[[s
     expect(page.locator('[data-testid="new-diagram"] g.djs-element.diff-changed[data-element-id="Flow_accepted"]')).to_have_count(1)
     changes = page.get_by_test_id("changes").first
     expect(changes).to_contain_text("amount_owed > 0")
-    for element in ("Flow_accepted", "Task_referral", "End_no_referral"):
-        expect(changes.locator(f'tr[data-change="changed"][data-element-id="{element}"]')).to_have_count(1)
-    expect(changes.locator("tr")).to_have_count(4)  # the header and the three changes: nothing else moved
+    for element, rows in (("Flow_accepted", 1), ("Task_referral", 1), ("End_no_referral", 2)):
+        expect(changes.locator(f'tr[data-change="changed"][data-element-id="{element}"]')).to_have_count(rows)
+    expect(changes.locator('tr[data-element-id="End_no_referral"] td', has_text="lane")).to_have_count(1)
+    expect(changes.locator("tr")).to_have_count(5)  # the header and four changes (two on the end event): nothing else
     expect(page.locator('[data-testid="new-diagram"] g.djs-element.diff-changed')).to_have_count(3)
     shoot("4-diff")
 

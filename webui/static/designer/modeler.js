@@ -188,12 +188,18 @@
     document.querySelectorAll("[data-action]").forEach(function (b) { b.disabled = busy; });
   }
 
+  function failed(err) {
+    problemsEl.innerHTML = "";
+    problemsEl.appendChild(el("div", { className: "alert alert-danger", "data-testid": "request-failed",
+                                       text: T.request_failed + " " + (err && err.message || err) }));
+  }
+
   function validate() {
     setBusy(true);
     return post(cfg.urls.validate).then(function (r) {
       if (r.body.problems) { showProblems(r.body.problems); }
-      else { problemsEl.textContent = r.body.message || String(r.status); }
-    }).finally(function () { setBusy(false); });
+      else { failed(r.body.message || String(r.status)); }
+    }).catch(failed).finally(function () { setBusy(false); });
   }
 
   function deploy() {
@@ -207,8 +213,8 @@
         return;
       }
       if (r.body.problems) { showProblems(r.body.problems); }
-      else { problemsEl.textContent = r.body.message || String(r.status); }
-    }).finally(function () { setBusy(false); });
+      else { failed(r.body.message || String(r.status)); }
+    }).catch(failed).finally(function () { setBusy(false); });
   }
 
   function download() {
@@ -349,8 +355,22 @@
     }
     if (type === "bpmn:Lane") { return; }
     var lane = laneOf(element);
-    if (type !== "bpmn:SequenceFlow" && type !== "bpmn:Participant") {
-      panelEl.appendChild(field("prop-lane", T.lane, textInput(lane ? (lane.businessObject.name || lane.id) : T.no_lane, null, { readonly: true }), T.lane_move));
+    var lanes = svc("elementRegistry").filter(function (e) { return e.type === "bpmn:Lane" && !(e.businessObject.childLaneSet); });
+    if (type !== "bpmn:SequenceFlow" && type !== "bpmn:Participant" && type !== "bpmn:BoundaryEvent" && !element.labelTarget) {
+      if (lanes.length) {
+        // Lane membership follows the shape's position: choosing a lane moves the shape into it.
+        var laneOptions = lanes.map(function (l) { return { value: l.id, label: l.businessObject.name || l.id }; });
+        if (!lane) { laneOptions.unshift({ value: "", label: T.no_lane }); }
+        panelEl.appendChild(field("prop-lane", T.lane, selectInput(lane ? lane.id : "", laneOptions, function (laneId) {
+          var target = svc("elementRegistry").get(laneId);
+          if (!target) { return; }
+          var dy = (target.y + target.height / 2) - (element.y + element.height / 2);
+          svc("modeling").moveElements([element], { x: 0, y: dy });
+          renderPanel(element);
+        }), T.lane_move));
+      } else {
+        panelEl.appendChild(field("prop-lane", T.lane, textInput(T.no_lane, null, { readonly: true })));
+      }
     }
     var props = spiffProperties(bo);
     if (type === "bpmn:UserTask" || type === "bpmn:ManualTask") {
