@@ -33,9 +33,14 @@ from .tasks import task_summary
 
 MONITORS = {Role.supervisor, Role.office, Role.discipline, Role.admin, Role.group}
 STATUSES = tuple(s.value for s in InstanceStatus)
+COUNT_CAP = 10_000  # list_instances counts matches up to this many
 FILTERS = ("process_id", "version", "status", "stage", "overdue", "unit", "waiting_on", "waiting_before", "clue_id")
 # Events whose data are process variables (what a person entered or a script computed).
 VARIABLE_EVENTS = {"task_completed", "script_run", "decision_made", "service_called"}
+# Data of supervisor actions and other recorded events, as shown on the page.
+ACTION_FIELDS = {"reason": "理由", "status_before": "原状态", "open_tasks": "未办结任务", "error_before": "原错误",
+                 "variables": "修正的流程变量", "message": "错误信息", "ended_by": "结束原因",
+                 "sendback_count": "退回次数"}
 
 
 def require_monitor(ctx: Context, username: str) -> User:
@@ -108,7 +113,8 @@ def _where(ctx: Context, user: User, filters: dict[str, Any]) -> tuple[list[Colu
 
 def list_instances(ctx: Context, username: str, filters: dict[str, Any] | None = None, page: int = 1,
                    per_page: int = 50) -> dict[str, Any]:
-    """One page of instances (newest first) with who they wait on since when.
+    """One page of instances (newest first) with who they wait on since when; `total` counts the
+    matches up to COUNT_CAP (`total_capped` says there are more).
 
     Filters: process_id, version, status, stage, overdue, unit (responsible unit), waiting_on
     (a task audience such as ``unit:zengdu``), waiting_before (a day: waiting since before it),
@@ -119,10 +125,15 @@ def list_instances(ctx: Context, username: str, filters: dict[str, Any] | None =
     user = require_monitor(ctx, username)
     filters = {k: v for k, v in (filters or {}).items() if k in FILTERS and v not in (None, "")}
     where, needs_clue = _where(ctx, user, filters)
-    count = select(func.count()).select_from(ProcessInstance)
+    matching = select(ProcessInstance.id).where(*where)
     if needs_clue:
-        count = count.join(Clue, Clue.instance_id == ProcessInstance.id)
-    total = ctx.session.scalar(count.where(*where)) or 0
+        matching = matching.join(Clue, Clue.instance_id == ProcessInstance.id)
+    # Counting stops at COUNT_CAP: past that, "10,000+" is as useful to a person and an exact
+    # count of a broad filter would cost as much as reading every match.
+    counted = ctx.session.scalar(select(func.count()).select_from(matching.limit(COUNT_CAP + 1).subquery())) or 0
+    # The page's ids first (an index walk), then the columns of those rows only.
+    ids = list(ctx.session.scalars(matching.order_by(ProcessInstance.id.desc())
+                                   .offset((page - 1) * per_page).limit(per_page)))
     # Columns only: the workflow blob never leaves the database for a list.
     query = (select(ProcessInstance.id, ProcessInstance.process_id, ProcessDefinition.version,
                     ProcessInstance.business_key, ProcessInstance.status, ProcessInstance.next_timer_at,
@@ -130,9 +141,9 @@ def list_instances(ctx: Context, username: str, filters: dict[str, Any] | None =
                     ProcessInstance.error_element, Clue.id.label("clue_id"), Clue.stage, Clue.responsible_unit,
                     Clue.enterprise_name)
              .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
-             .join(Clue, Clue.instance_id == ProcessInstance.id, isouter=not needs_clue)
-             .where(*where).order_by(ProcessInstance.id.desc()).offset((page - 1) * per_page).limit(per_page))
-    rows = ctx.session.execute(query).all()
+             .join(Clue, Clue.instance_id == ProcessInstance.id, isouter=True)
+             .where(ProcessInstance.id.in_(ids)).order_by(ProcessInstance.id.desc()))
+    rows = ctx.session.execute(query).all() if ids else []
     waits = _waiting(ctx, [r.id for r in rows])
     names = _names(ctx) if rows else {}
     items = []
@@ -150,7 +161,8 @@ def list_instances(ctx: Context, username: str, filters: dict[str, Any] | None =
             "next_timer_at": _iso(r.next_timer_at), "created_at": _iso(r.created_at),
             "updated_at": _iso(r.updated_at), "error_message": r.error_message, "error_element": r.error_element,
         })
-    return {"items": items, "total": total, "page": page, "per_page": per_page}
+    return {"items": items, "total": min(counted, COUNT_CAP), "total_capped": counted > COUNT_CAP,
+            "page": page, "per_page": per_page}
 
 
 class _Wait:
@@ -294,7 +306,7 @@ def audience_label(audience: str | None, names: dict[str, str]) -> str | None:
 
 def field_labels(ctx: Context) -> dict[str, str]:
     """Field name -> its title in the forms (for showing recorded form data)."""
-    labels: dict[str, str] = {}
+    labels: dict[str, str] = dict(ACTION_FIELDS)
     for key in sorted(ctx.runtime.forms.keys()):
         for name, spec in ctx.runtime.forms.get(key).schema.get("properties", {}).items():
             if isinstance(spec, dict) and spec.get("title"):

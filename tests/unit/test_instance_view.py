@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text, update
 
-from engine import Engine, Forbidden, NotFound, ValidationFailed
+from engine import Engine, Forbidden, NotFound, ValidationFailed, instance_view
 from engine.db.models import InstanceEvent
 from engine.instance_view import instance_detail, list_instances, timeline
 from engine.instances import start_instance
@@ -170,7 +170,8 @@ def test_list_filters(engine: Engine, fleet: dict[str, int]) -> None:
     assert "ZeroDivisionError" in error["error_message"]
 
 
-def test_paging_in_the_database_without_the_workflow_and_who_may_look(engine: Engine, fleet: dict[str, int]) -> None:
+def test_paging_in_the_database_without_the_workflow_and_who_may_look(engine: Engine, fleet: dict[str, int],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     statements: list[str] = []
 
     def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -184,8 +185,14 @@ def test_paging_in_the_database_without_the_workflow_and_who_may_look(engine: En
         event.remove(engine.sql_engine, "before_cursor_execute", seen)
     assert first["total"] == second["total"] == 5
     assert [i["id"] for i in first["items"] + second["items"]] == sorted(fleet.values(), reverse=True)[:4]
-    listing = [s for s in statements if "FROM process_instance" in s and "count" not in s.lower()]
-    assert listing and all("LIMIT" in s and "process_instance.state" not in s for s in listing)
+    assert not [s for s in statements if "process_instance.state" in s]
+    pages = [s for s in statements if "ORDER BY process_instance.id DESC" in s and "LIMIT" in s]
+    assert len(pages) == 2 and all("count" not in s for s in pages)
+    assert first["total_capped"] is False
+    monkeypatch.setattr(instance_view, "COUNT_CAP", 3)
+    capped = engine.run(list_instances, "supervisor", {}, 1, 2)
+    assert (capped["total"], capped["total_capped"], len(capped["items"])) == (3, True, 2)
+    monkeypatch.undo()
     with pytest.raises(ValidationFailed):
         engine.run(list_instances, "supervisor", {}, 1, 500)
 
