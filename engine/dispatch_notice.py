@@ -165,6 +165,7 @@ def notice_data(ctx: Context, username: str, start: date, end: date, number: int
     filters = {"registered_from": start, "registered_to": end}
     overdue = list_clues(ctx, username, LedgerQuery(overdue=True, registered_from=start, registered_to=end,
                                                      sort="deadline", per_page=LIST_LIMIT))
+    unit_ranking = ranking.ranking(ctx, username, "unit", start, end)
     return {
         "start": start, "end": end, "number": number, "issuer": issuer,
         "generated_at": ctx.now.astimezone(SHANGHAI),
@@ -172,10 +173,9 @@ def notice_data(ctx: Context, username: str, start: date, end: date, number: int
         "by_category": stats.figures(ctx, username, "category", filters),
         "by_stage": stats.figures(ctx, username, "stage", filters),
         "by_unit": stats.figures(ctx, username, "unit", filters),
-        "closed_by_unit": {r["key"]: r["count"] for r in stats.figures(
-            ctx, username, "unit", {**filters, "stage": "closed"})},
+        "closed_by_unit": {r["code"]: r["closed"] for r in unit_ranking},  # the ranking counted them already
         "trend": trend_between(ctx, username, filters, start, end),
-        "unit_ranking": ranking.ranking(ctx, username, "unit", start, end),
+        "unit_ranking": unit_ranking,
         "group_ranking": ranking.ranking(ctx, username, "group", start, end),
         "overdue": {"items": overdue["items"], "total": overdue["total"]},
         "listed": _listed(ctx, user, start, end),

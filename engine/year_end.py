@@ -103,8 +103,8 @@ def year_end_index(ctx: Context, username: str, campaign_id: int | None = None) 
     campaign = _campaign(ctx, campaign_id)
     units = _units(ctx, user)
     period = _period(campaign)
-    counts = {r["key"]: r["count"] for r in stats.figures(ctx, username, "unit", period)}
-    closed = {r["key"]: r["count"] for r in stats.figures(ctx, username, "unit", {**period, "stage": "closed"})}
+    rows = {r["code"]: r for r in ranking.ranking(ctx, username, "unit", period["registered_from"],
+                                                   period["registered_to"])}
     reports = unit_reports(ctx, campaign, [u.code for u in units])
     campaigns = ctx.session.execute(select(Campaign.id, Campaign.name)
                                     .order_by(Campaign.year.desc(), Campaign.id.desc()))
@@ -113,7 +113,8 @@ def year_end_index(ctx: Context, username: str, campaign_id: int | None = None) 
                      "starts_on": campaign.starts_on.isoformat(), "ends_on": campaign.ends_on.isoformat()},
         "campaigns": [{"id": i, "name": n} for i, n in campaigns],
         "may_download_city": user.role in CITY_ROLES,
-        "units": [{"code": u.code, "name": u.name, "clues": counts.get(u.code, 0), "closed": closed.get(u.code, 0),
+        "units": [{"code": u.code, "name": u.name, "clues": rows[u.code]["clues"] if u.code in rows else 0,
+                   "closed": rows[u.code]["closed"] if u.code in rows else 0,
                    "summary_at": reports[u.code].get("summary", {}).get("at")} for u in units],
     }
 
@@ -264,15 +265,15 @@ def city_summary_data(ctx: Context, username: str, campaign_id: int | None = Non
     campaign = _campaign(ctx, campaign_id)
     period = _period(campaign)
     units = _units(ctx, user)
+    unit_ranking = ranking.ranking(ctx, username, "unit", campaign.starts_on, campaign.ends_on)
     return {
         "campaign": campaign, "generated_at": ctx.now.astimezone(SHANGHAI),
         "overview": stats.overview(ctx, username, period),
         "by_category": stats.figures(ctx, username, "category", period),
         "by_unit": stats.figures(ctx, username, "unit", period),
-        "closed_by_unit": {r["key"]: r["count"] for r in stats.figures(ctx, username, "unit",
-                                                                       {**period, "stage": "closed"})},
+        "closed_by_unit": {r["code"]: r["closed"] for r in unit_ranking},
         "trend": trend_between(ctx, username, period, campaign.starts_on, campaign.ends_on),
-        "unit_ranking": ranking.ranking(ctx, username, "unit", campaign.starts_on, campaign.ends_on),
+        "unit_ranking": unit_ranking,
         "group_ranking": ranking.ranking(ctx, username, "group", campaign.starts_on, campaign.ends_on),
         "units": [{"code": u.code, "name": u.name} for u in units],
         "reports": unit_reports(ctx, campaign, [u.code for u in units]),
