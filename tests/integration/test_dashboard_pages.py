@@ -13,6 +13,7 @@ from engine.clock import parse_moment
 from engine.ledger import LABELS
 
 from ..factories import ClueDriver
+from .test_api import ApiClient
 
 
 def ledger_total(client: FlaskClient, query: str) -> int:
@@ -79,6 +80,13 @@ def test_stats_api_figures_scoping_and_errors(client: FlaskClient, auth: Any, we
     bearer = app.test_client().get("/api/stats?by=group", headers={"Authorization": f"Bearer {token}"})
     assert bearer.status_code == 200 and bearer.get_json()["clues"] == 5
     assert app.test_client().get("/api/stats?by=group", headers={"Authorization": "Bearer cx_nonsense"}).status_code == 401
+    # Every answer matches the OpenAPI document (webui.dashboard.openapi_part).
+    api = ApiClient(app, app.test_client(), token)
+    for query in ("", "?by=light&overdue=true", "?by=unit&registered_from=2023-10-01&registered_to=2023-10-31",
+                  "?by=stage&category=policy"):
+        assert api.get(f"/api/stats{query}").status_code == 200
+    assert api.get("/api/stats?by=colour").status_code == 422
+    assert api.as_user(None).get("/api/stats?by=unit").status_code == 401
 
 
 def test_dashboard_page_figures_and_drill_down_links(client: FlaskClient, auth: Any, web_engine: Engine,
