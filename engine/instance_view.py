@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, exists, func, select, true
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
@@ -33,7 +33,8 @@ from .tasks import task_summary
 
 MONITORS = {Role.supervisor, Role.office, Role.discipline, Role.admin, Role.group}
 STATUSES = tuple(s.value for s in InstanceStatus)
-COUNT_CAP = 10_000  # list_instances counts matches up to this many
+COUNT_CAP = 1_000  # list_instances counts matches up to this many
+FEW_TASKS = 2_000  # task filters up to this many matching tasks become a list of instance ids
 FILTERS = ("process_id", "version", "status", "stage", "overdue", "unit", "waiting_on", "waiting_before", "clue_id")
 # Events whose data are process variables (what a person entered or a script computed).
 VARIABLE_EVENTS = {"task_completed", "script_run", "decision_made", "service_called"}
@@ -95,9 +96,9 @@ def _where(ctx: Context, user: User, filters: dict[str, Any]) -> tuple[list[Colu
         needs_clue = True
     if filters.get("clue_id"):
         where.append(ProcessInstance.business_key == str(filters["clue_id"]))
-    if _truthy(filters.get("overdue")):
-        where.append(ProcessInstance.id.in_(select(HumanTask.instance_id).where(HumanTask.due_at < ctx.now)))
     waiting = []
+    if _truthy(filters.get("overdue")):
+        waiting.append(HumanTask.due_at < ctx.now)
     if filters.get("waiting_on"):
         waiting.append(HumanTask.audience == str(filters["waiting_on"]))
     if filters.get("waiting_before"):
@@ -107,8 +108,19 @@ def _where(ctx: Context, user: User, filters: dict[str, Any]) -> tuple[list[Colu
             raise ValidationFailed("bad date", {"waiting_before": "日期格式应为 YYYY-MM-DD"}) from None
         waiting.append(HumanTask.created_at < as_utc(local_day_start(day)))
     if waiting:
-        where.append(ProcessInstance.id.in_(select(HumanTask.instance_id).where(*waiting)))
+        where.append(_having_task(ctx, waiting))
     return where, needs_clue
+
+
+def _having_task(ctx: Context, conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """Instances with a READY task meeting `conditions`. A few such tasks (one indexed range):
+    their instances by primary key; many: checked row by row while walking the instances
+    newest first, which stops as soon as the page (or the capped count) is full."""
+    tasks = select(HumanTask.instance_id).where(*conditions)
+    many = ctx.session.scalar(select(func.count()).select_from(tasks.limit(FEW_TASKS + 1).subquery()))
+    if many > FEW_TASKS:
+        return exists().where(HumanTask.instance_id == ProcessInstance.id, *conditions)
+    return ProcessInstance.id.in_(sorted(set(ctx.session.scalars(tasks))) or [-1])
 
 
 def list_instances(ctx: Context, username: str, filters: dict[str, Any] | None = None, page: int = 1,
@@ -128,12 +140,14 @@ def list_instances(ctx: Context, username: str, filters: dict[str, Any] | None =
     matching = select(ProcessInstance.id).where(*where)
     if needs_clue:
         matching = matching.join(Clue, Clue.instance_id == ProcessInstance.id)
-    # Counting stops at COUNT_CAP: past that, "10,000+" is as useful to a person and an exact
+    # Counting stops at COUNT_CAP: past that, "1000+" is as useful to a person and an exact
     # count of a broad filter would cost as much as reading every match.
     counted = ctx.session.scalar(select(func.count()).select_from(matching.limit(COUNT_CAP + 1).subquery())) or 0
     # The page's ids first (an index walk), then the columns of those rows only.
-    ids = list(ctx.session.scalars(matching.order_by(ProcessInstance.id.desc())
-                                   .offset((page - 1) * per_page).limit(per_page)))
+    # With the clue joined, its id gives the same order (a clue's instance starts with it) and
+    # walks the clue index in order instead of sorting every match.
+    newest_first = Clue.id.desc() if needs_clue else ProcessInstance.id.desc()
+    ids = list(ctx.session.scalars(matching.order_by(newest_first).offset((page - 1) * per_page).limit(per_page)))
     # Columns only: the workflow blob never leaves the database for a list.
     query = (select(ProcessInstance.id, ProcessInstance.process_id, ProcessDefinition.version,
                     ProcessInstance.business_key, ProcessInstance.status, ProcessInstance.next_timer_at,
@@ -142,8 +156,9 @@ def list_instances(ctx: Context, username: str, filters: dict[str, Any] | None =
                     Clue.enterprise_name)
              .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
              .join(Clue, Clue.instance_id == ProcessInstance.id, isouter=True)
-             .where(ProcessInstance.id.in_(ids)).order_by(ProcessInstance.id.desc()))
-    rows = ctx.session.execute(query).all() if ids else []
+             .where(ProcessInstance.id.in_(ids)))
+    position = {instance_id: n for n, instance_id in enumerate(ids)}
+    rows = sorted(ctx.session.execute(query).all() if ids else [], key=lambda r: position[r.id])
     waits = _waiting(ctx, [r.id for r in rows])
     names = _names(ctx) if rows else {}
     items = []
