@@ -5,7 +5,8 @@ real engine, then copied in bulk), then prints p50/p95 server time (Flask test c
 included) of: the dashboard page (overview, weekly trend, timeline), each /api/stats chart
 request, the whole dashboard (page plus its six chart requests, added up), and the ranking page
 for units and for groups — as the office (all clues) and as a work group (its own clues).
-With --indexes it first adds RECOMMENDED_INDEXES (narrow covering indexes; not in the schema).
+With --indexes it then adds RECOMMENDED_INDEXES (narrow covering indexes; not in the schema)
+and measures again on the same data.
 
 Run: .venv/bin/python bench/dashboard_bench.py [--clues 100000] [--repeat 30] [--pg URL] [--skip-pg] [--skip-sqlite] [--indexes]
 """
@@ -22,6 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import webui_bench  # noqa: E402
 from webui_bench import copy_in_bulk, seed_real_clues  # noqa: E402
 
 from engine.clock import FixedClock, parse_moment  # noqa: E402
@@ -64,6 +66,30 @@ def summary(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.95) - 1)]
 
 
+def measure(app: Any, label: str, repeat: int) -> None:
+    for user in ("office", "group"):
+        client = app.test_client()
+        client.post("/auth/login", data={"username": user, "password": DEMO_PASSWORD})
+        client.get("/dashboard/")  # warm caches (templates, statements)
+        page_p50, page_p95, page_samples = timed(lambda: client.get("/dashboard/"), repeat)
+        show(label, user, "dashboard page", page_p50, page_p95)
+        whole = list(page_samples)
+        for by in BY:
+            p50, p95, samples = timed(lambda: client.get(f"/api/stats?by={by}"), repeat)
+            whole = [a + b for a, b in zip(whole, samples)]
+            show(label, user, f"/api/stats?by={by}", p50, p95)
+        show(label, user, "whole dashboard (7 calls)", *summary(whole))
+        p50, p95, _ = timed(lambda: client.get("/api/stats?by=unit&category=arrears_public&overdue=1"), repeat)
+        show(label, user, "/api/stats filtered", p50, p95)
+        for level in ("unit", "group"):
+            p50, p95, _ = timed(lambda: client.get(f"/dashboard/ranking?level={level}"), repeat)
+            show(label, user, f"ranking {level}", p50, p95)
+
+
+def show(label: str, user: str, what: str, p50: float, p95: float) -> None:
+    print(f"{label:<16} {user:<7} {what:<26} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms", flush=True)
+
+
 def run(label: str, url: str, clues: int, repeat: int, indexes: bool) -> None:
     sql = make_sql_engine(url)
     upgrade(sql)
@@ -77,30 +103,17 @@ def run(label: str, url: str, clues: int, repeat: int, indexes: bool) -> None:
     seed_real_clues(engine)
     copy_in_bulk(engine, clues)
     with engine.transaction() as ctx:
-        for statement in RECOMMENDED_INDEXES if indexes else []:
-            ctx.session.connection().exec_driver_sql(statement)
         ctx.session.connection().exec_driver_sql("ANALYZE")
-    label += " +idx" if indexes else ""
-    print(f"{label}: filled {clues:,} clues in {time.perf_counter() - t0:.0f} s")
-    for user in ("office", "group"):
-        client = app.test_client()
-        client.post("/auth/login", data={"username": user, "password": DEMO_PASSWORD})
-        client.get("/dashboard/")  # warm caches (templates, statements)
-        whole: list[float] = []
-        page_p50, page_p95, page_samples = timed(lambda: client.get("/dashboard/"), repeat)
-        print(f"{label:<11} {user:<7} {'dashboard page':<26} p50 {page_p50:7.1f} ms  p95 {page_p95:7.1f} ms")
-        whole = list(page_samples)
-        for by in BY:
-            p50, p95, samples = timed(lambda: client.get(f"/api/stats?by={by}"), repeat)
-            whole = [a + b for a, b in zip(whole, samples)]
-            print(f"{label:<11} {user:<7} {'/api/stats?by=' + by:<26} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
-        p50, p95 = summary(whole)
-        print(f"{label:<11} {user:<7} {'whole dashboard (7 calls)':<26} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
-        p50, p95, _ = timed(lambda: client.get("/api/stats?by=unit&category=arrears_public&overdue=1"), repeat)
-        print(f"{label:<11} {user:<7} {'/api/stats filtered':<26} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
-        for level in ("unit", "group"):
-            p50, p95, _ = timed(lambda: client.get(f"/dashboard/ranking?level={level}"), repeat)
-            print(f"{label:<11} {user:<7} {'ranking ' + level:<26} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
+    print(f"{label}: filled {clues:,} clues in {time.perf_counter() - t0:.0f} s", flush=True)
+    measure(app, label, repeat)
+    if indexes:
+        t0 = time.perf_counter()
+        with engine.transaction() as ctx:
+            for statement in RECOMMENDED_INDEXES:
+                ctx.session.connection().exec_driver_sql(statement)
+            ctx.session.connection().exec_driver_sql("ANALYZE")
+        print(f"{label}: added {len(RECOMMENDED_INDEXES)} covering indexes in {time.perf_counter() - t0:.1f} s", flush=True)
+        measure(app, label + " +idx", repeat)
     engine.dispose()
 
 
@@ -111,8 +124,11 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
-    parser.add_argument("--indexes", action="store_true", help="add RECOMMENDED_INDEXES (not in the schema) first")
+    parser.add_argument("--indexes", action="store_true", help="measure again with RECOMMENDED_INDEXES (not in the schema)")
+    parser.add_argument("--seed-per-stage", type=int, default=webui_bench.SEED_PER_STAGE,
+                        help="clues walked through the engine per stage before the bulk copy")
     args = parser.parse_args()
+    webui_bench.SEED_PER_STAGE = args.seed_per_stage
     if not args.skip_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
             run("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args.clues, args.repeat, args.indexes)
