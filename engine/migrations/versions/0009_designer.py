@@ -1,4 +1,4 @@
-"""designer: form definitions and drafts (issue 4)
+"""designer: form drafts, and an index for counting instances per version and status (issue 4)
 
 Revision ID: 0009
 Revises: 0008
@@ -26,8 +26,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", "version", name="uq_form_draft_key"),
     )
     op.create_index("ix_form_draft_key", "form_draft", ["key"], unique=False)
+    op.create_index("ix_process_instance_definition_id_status", "process_instance", ["definition_id", "status"],
+                    unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_process_instance_definition_id_status", table_name="process_instance")
     op.drop_index("ix_form_draft_key", table_name="form_draft")
     op.drop_table("form_draft")

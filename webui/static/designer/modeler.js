@@ -89,8 +89,7 @@
     previewEl.classList.remove("d-none");
     previewEl.dataset.state = "loading";
     return modeler.saveXML({ format: false }).then(function (saved) {
-      if (previewViewer) { previewViewer.destroy(); }
-      previewViewer = new window.BpmnViewer({ container: previewEl });
+      if (!previewViewer) { previewViewer = new window.BpmnViewer({ container: previewEl }); }
       return previewViewer.importXML(saved.xml);
     }).then(function (result) {
       previewViewer.get("canvas").zoom("fit-viewport");
