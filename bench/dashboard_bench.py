@@ -71,6 +71,8 @@ def measure(app: Any, label: str, repeat: int) -> None:
         client = app.test_client()
         client.post("/auth/login", data={"username": user, "password": DEMO_PASSWORD})
         client.get("/dashboard/")  # warm caches (templates, statements)
+        p50, p95, _ = timed(lambda: client.get("/api/clues?per_page=1"), repeat)
+        show(label, user, "baseline /api/clues 1 row", p50, p95)  # the ledger's count and one row, for scale
         page_p50, page_p95, page_samples = timed(lambda: client.get("/dashboard/"), repeat)
         show(label, user, "dashboard page", page_p50, page_p95)
         whole = list(page_samples)
