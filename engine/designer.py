@@ -398,12 +398,22 @@ def deploy_edit(ctx: Context, username: str, base: EditBase, filename: str, cont
     return deploy_files(ctx, username, _bundle(ctx, base, filename, content))
 
 
+def _file_name(name: str) -> str:
+    """An uploaded file's name as stored: no folders, at most 200 characters, never empty."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if len(base) > 200:
+        stem, dot, ext = base.rpartition(".")
+        base = (stem[:190] + dot + ext[:9]) if dot else base[:200]
+    return base or "diagram.bpmn"
+
+
 def deploy_files(ctx: Context, username: str, files: list[tuple[str, str | bytes]]) -> list[dict[str, Any]]:
     """Deploy uploaded BPMN/DMN files together; each executable process in them gets a new version.
 
     :raises DefinitionRejected: with every problem; nothing is stored.
     """
     _user(ctx, username, DEPLOY_ROLES)
+    files = [(_file_name(name), content) for name, content in files]
     previous = {d.process_id: d.version for d in ctx.session.scalars(select(ProcessDefinition))}
     deployed = deploy(ctx.session, files, username, ctx.now, ctx.runtime.compile_script,
                       ctx.runtime.forms.keys(), ctx.hash_alg)

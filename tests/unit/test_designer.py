@@ -194,3 +194,9 @@ def test_a_new_diagram_deploys_as_version_one_with_the_decisions_it_calls(engine
     assert [(d["process_id"], d["version"]) for d in deployed] == [("clue_copy", 1)]
     files = engine.run(designer.show_definition, "designer", "clue_copy", 1)["files"]
     assert sorted(f["filename"] for f in files) == ["clue_copy.bpmn", "triage_routing.dmn"]
+    # An upload's name is stored without folders and cut to the column's 200 characters.
+    other = copy.replace('id="clue_copy"', 'id="clue_other"').replace('processRef="clue_copy"', 'processRef="clue_other"')
+    engine.run(designer.deploy_files, "designer", [("C:\\拟稿\\" + "长" * 250 + ".bpmn", other),
+                                                   ("triage_routing.dmn", (PROCESSES / "triage_routing.dmn").read_text())])
+    names = [f["filename"] for f in engine.run(designer.show_definition, "designer", "clue_other", 1)["files"]]
+    assert len(names[0]) <= 200 and names[0].endswith(".bpmn") and "\\" not in names[0]
