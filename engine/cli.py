@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("path")
     sub.add_parser("history").add_argument("clue_id", type=int)
     sub.add_parser("verify-history")
+    sub.add_parser("credit-backfill", help="one-off: credit records of spot-check failures and referrals made earlier")
     return parser
 
 
@@ -123,6 +124,9 @@ def _dispatch(engine: Engine, args: argparse.Namespace) -> tuple[Any, int]:
         if args.command == "backup":
             return backup.backup(args.db, args.path), 0
         return backup.restore(args.db, args.path), 0
+    if args.command == "credit-backfill":
+        from .credit import backfill
+        return {"added": engine.run(backfill)}, 0
     if args.command == "verify-history":
         result = engine.verify_history()
         return result, 0 if result["intact"] else 1

@@ -4,6 +4,7 @@ transaction as the step that confirms it; the backfill derives the same records;
 filters, export and who may see them."""
 from __future__ import annotations
 
+import json
 from io import BytesIO
 
 import pytest
@@ -11,6 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import delete, func, select
 
 from engine import Engine, Forbidden, ValidationFailed
+from engine.cli import main
 from engine.credit import CreditQuery, backfill, export_records, list_records
 from engine.db.models import Clue, InstanceEvent
 from engine.db.report_models import CreditRecord
@@ -117,7 +119,8 @@ def test_the_record_is_written_in_the_confirming_transaction(engine: Engine) -> 
     assert len(records(engine)) == 1
 
 
-def test_backfill_derives_the_same_records_once(engine: Engine) -> None:
+def test_backfill_derives_the_same_records_once(engine: Engine, database_url: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
     failed, referred, fine = ClueDriver(engine), ClueDriver(engine), ClueDriver(engine)
     for clue, result in ((failed, "paper"), (referred, "fake"), (fine, "genuine")):
         clue.to_spot_check()
@@ -132,6 +135,11 @@ def test_backfill_derives_the_same_records_once(engine: Engine) -> None:
              for r in records(engine)]
     assert again == live
     assert engine.run(backfill) == 0
+    with engine.transaction() as ctx:
+        ctx.session.execute(delete(CreditRecord).where(CreditRecord.clue_id == failed.clue_id))
+    capsys.readouterr()
+    assert main(["--db", database_url, "credit-backfill"]) == 0  # chengxin credit-backfill
+    assert json.loads(capsys.readouterr().out) == {"added": 1} and len(records(engine)) == 2
 
 
 def test_listing_filters_pages_and_refuses_handlers(engine: Engine, clock) -> None:  # type: ignore[no-untyped-def]
