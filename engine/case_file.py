@@ -7,6 +7,7 @@ The document parts (tables, headings, the timeline) are shared with the referral
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,7 @@ from .errors import Conflict
 from .history import events_of, verify_instance
 from .ledger import LABELS
 
+log = logging.getLogger(__name__)
 CASE_FILE_ROLES = (Role.office, Role.supervisor, Role.discipline)
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 BODY_FONT, HEADING_FONT = "宋体", "黑体"
@@ -130,11 +132,17 @@ def path_taken(ctx: Context, instance: ProcessInstance) -> tuple[set[str], set[s
     """(visited element ids, current element ids, (source, target) transitions taken), from the task tree."""
     from .instances import rebuild_workflow  # instances imports projections, which import credit
 
-    workflow = rebuild_workflow(ctx, instance)
     visited: set[str] = set()
     current: set[str] = set()
     transitions: set[tuple[str, str]] = set()
-    workflows = [workflow, *getattr(workflow, "subprocesses", {}).values()]
+    try:
+        workflow = rebuild_workflow(ctx, instance)
+    except Exception:  # noqa: BLE001 - a case file is still owed when the blob cannot be read back
+        log.warning("instance %s: workflow not rebuilt; the diagram marks the history only", instance.id,
+                    exc_info=True)
+        workflows = []
+    else:
+        workflows = [workflow, *getattr(workflow, "subprocesses", {}).values()]
     for flow in workflows:
         for task in flow.get_tasks():
             element = task.task_spec.bpmn_id
@@ -176,7 +184,7 @@ def diagram_png(ctx: Context, instance: ProcessInstance, max_pixels: int = 3600)
         return None
     visited, current, transitions = path_taken(ctx, instance)
     try:
-        return diagram_image.render_png(xml, visited, current, transitions, max_pixels=max_pixels)
+        return diagram_image.render_png(xml, visited, current, transitions or None, max_pixels=max_pixels)
     except diagram_image.NoDiagram:
         return None
 

@@ -132,3 +132,17 @@ def test_a_tampered_history_shows_in_the_case_file(engine: Engine) -> None:
     with engine.transaction() as ctx:
         assert ctx.session.scalar(select(InstanceEvent.actor).where(
             InstanceEvent.instance_id == clue.instance_id, InstanceEvent.seq == 2)) == "someone_else"
+
+
+def test_an_unreadable_workflow_still_gets_a_case_file_marked_from_the_history(engine: Engine) -> None:
+    clue = ClueDriver(engine)
+    clue.triage()
+    with engine.transaction() as ctx:
+        ctx.session.execute(update(ProcessInstance).where(ProcessInstance.id == clue.instance_id)
+                            .values(state='{"broken": true}'))
+    with engine.transaction() as ctx:
+        instance = ctx.session.get(ProcessInstance, clue.instance_id)
+        visited, current, transitions = path_taken(ctx, instance)
+    assert visited == {"Task_triage", "Rule_routing", "Script_prepare"} and current == set() and transitions == set()
+    document = Document(BytesIO(engine.run(build_case_file, "office", clue.clue_id)[0]))
+    assert len(document.inline_shapes) == 1
