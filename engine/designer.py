@@ -35,7 +35,7 @@ from .context import Context
 from .db.design_models import FormDraft
 from .db.models import DefinitionFile, ProcessDefinition, ProcessInstance, Role
 from .definitions import deploy
-from .errors import DefinitionRejected, NotFound, ValidationFailed
+from .errors import NotFound, ValidationFailed
 from .validation import _XML_PARSER, check_bundle
 
 VIEW_ROLES = (Role.designer, Role.office, Role.supervisor, Role.admin)
@@ -392,7 +392,7 @@ def validate_edit(ctx: Context, username: str, base: EditBase, filename: str, co
 def deploy_edit(ctx: Context, username: str, base: EditBase, filename: str, content: str) -> list[dict[str, Any]]:
     """Deploy a version with one file replaced (or a new file alone when base is None).
 
-    :raises DefinitionRejected: with every problem and its element id; nothing is stored.
+    :raises errors.DefinitionRejected: with every problem and its element id; nothing is stored.
     """
     _user(ctx, username, DEPLOY_ROLES)
     return deploy_files(ctx, username, _bundle(ctx, base, filename, content))
@@ -410,7 +410,7 @@ def _file_name(name: str) -> str:
 def deploy_files(ctx: Context, username: str, files: list[tuple[str, str | bytes]]) -> list[dict[str, Any]]:
     """Deploy uploaded BPMN/DMN files together; each executable process in them gets a new version.
 
-    :raises DefinitionRejected: with every problem; nothing is stored.
+    :raises errors.DefinitionRejected: with every problem; nothing is stored.
     """
     _user(ctx, username, DEPLOY_ROLES)
     files = [(_file_name(name), content) for name, content in files]
@@ -505,6 +505,6 @@ def save_form_draft(ctx: Context, username: str, key: str, text: str) -> dict[st
     return {"key": key, "version": draft.version}
 
 
-__all__ = ["DefinitionRejected", "VIEW_ROLES", "DEPLOY_ROLES", "list_definitions", "show_definition", "definition_file",
+__all__ = ["VIEW_ROLES", "DEPLOY_ROLES", "list_definitions", "show_definition", "definition_file",
            "diff_xml", "diff_versions", "validate_edit", "deploy_edit", "deploy_files", "list_forms", "form_keys",
            "show_form", "check_form", "save_form_draft"]
