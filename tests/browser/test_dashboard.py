@@ -93,11 +93,3 @@ def test_office_drills_down_from_a_chart_to_the_ledger(page: Page, sign_in: Sign
     for i in range(rows.count()):
         expect(rows.nth(i).locator("td").nth(4)).to_have_text("机关事业单位拖欠账款")
     shoot("4-ledger-by-unit-and-category")
-
-    page.goto("/dashboard/")
-    page.get_by_role("link", name=re.compile("排名|Ranking")).click()
-    page.wait_for_url(re.compile(r"/dashboard/ranking"))
-    ranked = page.get_by_test_id("ranking").locator("tbody tr")
-    expect(ranked).to_have_count(3)  # zengdu, suixian, guangshui
-    expect(page.locator("tr[data-code=zengdu]").get_by_test_id("clues")).to_have_text("3")
-    shoot("5-ranking")
