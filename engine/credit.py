@@ -11,7 +11,7 @@ existed, from the history and the workflow's task tree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from . import access
-from .clock import SHANGHAI, as_utc
+from .clock import SHANGHAI, as_utc, local_day_start
 from .context import Context
 from .db.models import Clue, InstanceEvent, OrgUnit, ProcessInstance, Role, WorkGroup
 from .db.report_models import CreditRecord
@@ -207,10 +207,9 @@ def _where(query: CreditQuery) -> list[ColumnElement[bool]]:
         if value is not None:
             where.append(column == value)
     if query.since is not None:
-        where.append(CreditRecord.confirmed_at >= as_utc(datetime.combine(query.since, time(), SHANGHAI)))
+        where.append(CreditRecord.confirmed_at >= as_utc(local_day_start(query.since)))
     if query.until is not None:
-        end = datetime.combine(date.fromordinal(query.until.toordinal() + 1), time(), SHANGHAI)
-        where.append(CreditRecord.confirmed_at < as_utc(end))
+        where.append(CreditRecord.confirmed_at < as_utc(local_day_start(query.until + timedelta(days=1))))
     return where
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from . import access
 from .case_file import (RESULT_LABELS, Record, add_evidence, add_timeline, chain_items, gather, landscape,
                         local, money, new_document, table, to_bytes, yes_no)
+from .clock import SHANGHAI
 from .clues import get_clue
 from .context import Context
 from .db.models import Campaign, Clue, ProcessInstance, Role, User
@@ -167,8 +168,6 @@ def _reason(record: Record) -> tuple[str, dict[str, Any]]:
 
 
 def _date_cn(moment: datetime) -> str:
-    from .clock import SHANGHAI
-
     day = moment.astimezone(SHANGHAI)
     return f"{day.year}年{day.month}月{day.day}日"
 
