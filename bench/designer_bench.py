@@ -73,6 +73,11 @@ def run(label: str, url: str, instances: int, repeat: int) -> None:
     engine.run(designer.deploy_edit, "designer", ("clue_handling", 1), "clue_handling.bpmn", changed)
     webui_bench.seed_real_clues(engine)  # the same again, on version 2
     copy_instances(engine, instances)
+    if url.startswith("postgresql"):
+        # What autovacuum does on a live database: statistics and the visibility map, so the
+        # count can be an index-only scan.
+        with engine.sql_engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE process_instance")
     print(f"{label}: filled {instances:,} instances in {time.perf_counter() - t0:.0f} s")
     client = app.test_client()
     client.post("/auth/login", data={"username": "designer", "password": DEMO_PASSWORD})
@@ -97,9 +102,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--skip-pg", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        run("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args.instances, args.repeat)
+    if not args.skip_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            run("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args.instances, args.repeat)
     if not args.skip_pg:
         with postgresql_schema(args.pg, prefix="bench") as url:
             run("postgresql", url, args.instances, args.repeat)
