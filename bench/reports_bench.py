@@ -54,8 +54,8 @@ def spread(engine: Any) -> None:
     with engine.transaction() as ctx:
         connection = ctx.session.connection()
         if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("UPDATE clue SET created_at = created_at - (id % 30) * interval '1 day', "
-                                       "listed_for_supervision = (id % 97 = 0)")
+            connection.exec_driver_sql("UPDATE clue SET created_at = created_at - mod(id, 30) * interval '1 day', "
+                                       "listed_for_supervision = (mod(id, 97) = 0)")
             connection.exec_driver_sql("ANALYZE")
         else:
             connection.exec_driver_sql("UPDATE clue SET created_at = datetime(created_at, '-' || (id % 30) || ' days'), "
