@@ -16,7 +16,7 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, fontManager
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str, Seq
         axes.invert_yaxis()  # the first label on top, as in the tables
         if unit:
             axes.set_xlabel(unit, **_font(9))
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _values_axis(axes.xaxis, bins=5)  # long numbers side by side: fewer of them
         axes.margins(x=0.12)
     else:
         axes.set_xticks(positions)
@@ -129,7 +129,7 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str, Seq
                 tick.set_horizontalalignment("right")
         if unit:
             axes.set_ylabel(unit, rotation=0, labelpad=12, **_font(9))
-        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+        _values_axis(axes.yaxis)
         axes.margins(y=0.12)
     _legend(axes, len(series))
     return _png(figure)
@@ -154,11 +154,18 @@ def line_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str, Se
         tick.set_horizontalalignment("right")
     if unit:
         axes.set_ylabel(unit, rotation=0, labelpad=12, **_font(9))
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    _values_axis(axes.yaxis)
     axes.set_ylim(bottom=0)
     axes.grid(axis="y", color="#d9d9d9", linewidth=0.6)
     _legend(axes, len(series))
     return _png(figure)
+
+
+def _values_axis(axis: Any, bins: int | str = "auto") -> None:
+    """Whole-number ticks written out with thousands separators (never "1e6")."""
+    axis.set_major_locator(MaxNLocator(nbins=bins, integer=True))
+    axis.set_tick_params(labelsize=8)
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
 
 
 def _number(value: float) -> str:

@@ -334,7 +334,8 @@ def render_notice(data: dict[str, Any]) -> bytes:
 
 
 def _unit(units: dict[str, str], clue: dict[str, Any]) -> str:
-    return units.get(clue["responsible_unit"] or "", "")
+    code = clue["responsible_unit"]
+    return units.get(code, code) if code else "（未交办）"
 
 
 def more_note(doc: OfficialDocument, listing: dict[str, Any], what: str) -> None:
