@@ -10,6 +10,7 @@ existed, from the history and the workflow's task tree.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -32,6 +33,7 @@ from .taskinfo import properties
 if TYPE_CHECKING:
     from .instances import Step
 
+log = logging.getLogger(__name__)
 FAILING_RESULTS = ("paper", "superficial", "fake")  # spot_check form: anything but "genuine"
 SPOT_CHECK_FAILED, REFERRED = "spot_check_failed", "referred"
 BASES = (SPOT_CHECK_FAILED, REFERRED)
@@ -131,8 +133,12 @@ def backfill(ctx: Context) -> int:
             data = event.data or {}
             if data.get("result") in FAILING_RESULTS:
                 found[task_id] = Confirmation(task_id, SPOT_CHECK_FAILED, data["result"], data.get("findings"))
-        workflow = rebuild_workflow(ctx, instance)
-        for task in workflow.get_tasks():
+        try:
+            tasks = rebuild_workflow(ctx, instance).get_tasks()
+        except Exception:  # noqa: BLE001 - an unreadable blob loses only its referral records
+            log.warning("instance %s: workflow not rebuilt; referrals not backfilled", instance.id, exc_info=True)
+            tasks = []
+        for task in tasks:
             if not _is_referral(task) or task.state not in (TaskState.READY, TaskState.COMPLETED):
                 continue
             person = task.parent
