@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
@@ -13,6 +14,10 @@ from engine.campaigns import plan_2023
 from engine.clock import parse_moment
 from engine.demo import demo_users
 from engine.org import ensure_units_and_groups
+
+# Other modelling tools' real diagrams (the BPMN MIWG reference models, CC BY 3.0), kept in the
+# repository so that a clean clone tests against them.
+CORPUS = Path(__file__).parent / "data" / "bpmn-miwg-reference"
 
 
 def prepare_engine(engine: Engine, spot_check_rate: float = 0.0, max_sendbacks: int = 5,

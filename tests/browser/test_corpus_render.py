@@ -1,4 +1,4 @@
-"""Every BPMN MIWG reference model (/work/shared/corpus/bpmn-miwg-reference) opened the way a
+"""Every BPMN MIWG reference model (tests/data/bpmn-miwg-reference) opened the way a
 designer would — the modeler's "open a local file" input — imports into the bpmn-js modeler
 without an error and renders in the read-only viewer (the bundle readers get). The files are opened one after another in one
 modeler page, as a designer would go through them.
@@ -16,7 +16,8 @@ from playwright.sync_api import Page, expect
 
 from .conftest import ARTIFACTS, SignIn
 
-CORPUS = Path("/work/shared/corpus/bpmn-miwg-reference")
+from ..factories import CORPUS
+
 FILES = sorted(CORPUS.glob("*.bpmn"))
 
 

@@ -15,7 +15,8 @@ from ..factories import ClueDriver
 from .test_api import ApiClient, token_for
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-CORPUS = Path("/work/shared/corpus/bpmn-miwg-reference")
+from ..factories import CORPUS
+
 
 
 def upload(*names: str, content: dict[str, bytes] | None = None) -> dict[str, object]:

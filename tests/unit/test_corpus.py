@@ -10,7 +10,8 @@ from lxml import etree
 from engine import Engine
 from engine.errors import DefinitionRejected
 
-CORPUS = Path("/work/shared/corpus/bpmn-miwg-reference")
+from ..factories import CORPUS
+
 FILES = sorted(CORPUS.glob("*.bpmn"))
 # What each refusal must at least name: (element id, words in the reason).
 EXPECTED = {

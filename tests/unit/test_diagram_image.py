@@ -17,7 +17,8 @@ from engine.diagram_image import CURRENT_FILL, VISITED_FILL, NoDiagram, render_p
 from ..conftest import ON_POSTGRESQL
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = Path("/work/shared/corpus/bpmn-miwg-reference")
+from ..factories import CORPUS
+
 CLUE_BPMN = (ROOT / "processes" / "clue_handling.bpmn").read_bytes()
 
 
@@ -32,8 +33,7 @@ def _count(png: bytes, colour: str) -> int:
 
 # The corpus touches no database: rendering it once per CI run is enough.
 @pytest.mark.skipif(ON_POSTGRESQL, reason="no database involved; run on the SQLite pass")
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="the MIWG corpus is not on this machine")
-@pytest.mark.parametrize("path", sorted(CORPUS.glob("*.bpmn")) if CORPUS.is_dir() else [], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(CORPUS.glob("*.bpmn")), ids=lambda p: p.name)
 def test_every_reference_model_renders(path: Path) -> None:
     png = render_png(path.read_bytes(), max_pixels=900)
     image = Image.open(BytesIO(png))
