@@ -307,7 +307,7 @@ def render_notice(data: dict[str, Any]) -> bytes:
                   [[i, f"#{c['clue_id']}", c["enterprise_name"], c["debtor"], _unit(units, c),
                     c["deadline"] or "", _overdue_days(c["deadline"], today), light_label(c["light"])]
                    for i, c in enumerate(overdue["items"], start=1)],
-                  widths_cm=(0.9, 1.5, 3.4, 2.9, 2.6, 2.0, 1.2, 1.1), numeric=(6,))
+                  widths_cm=(0.9, 1.3, 3.3, 2.7, 2.7, 2.3, 1.3, 1.1), numeric=(6,))
         more_note(doc, overdue, "逾期未办结问题")
     else:
         doc.paragraph("本期登记的线索中暂无逾期未办结问题。")
@@ -320,7 +320,7 @@ def render_notice(data: dict[str, Any]) -> bytes:
                   [[i, f"#{c['clue_id']}", c["enterprise_name"], c["debtor"], _unit(units, c),
                     stage_label(c["stage"]), c["deadline"] or "", light_label(c["light"])]
                    for i, c in enumerate(listed["items"], start=1)],
-                  widths_cm=(0.9, 1.5, 3.3, 2.8, 2.6, 1.5, 1.9, 1.1))
+                  widths_cm=(0.9, 1.3, 3.2, 2.6, 2.6, 1.5, 2.3, 1.2))
         more_note(doc, listed, "挂牌督办问题")
     else:
         doc.paragraph("本期登记的线索中暂无挂牌督办问题。")

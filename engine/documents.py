@@ -118,12 +118,14 @@ class OfficialDocument:
         self.doc.add_paragraph()
 
     def heading(self, number: int, text: str) -> None:
-        """一、…… in 黑体."""
-        self._line(f"{numeral(number)}、{text}", HEADING_FONT, BODY_SIZE, indent=True)
+        """一、…… in 黑体, kept on the page of what follows it."""
+        paragraph = self._line(f"{numeral(number)}、{text}", HEADING_FONT, BODY_SIZE, indent=True)
+        paragraph.paragraph_format.keep_with_next = True
 
     def subheading(self, number: int, text: str) -> None:
-        """（一）…… in 楷体."""
-        self._line(f"（{numeral(number)}）{text}", SUBHEADING_FONT, BODY_SIZE, indent=True)
+        """（一）…… in 楷体, kept on the page of what follows it."""
+        paragraph = self._line(f"（{numeral(number)}）{text}", SUBHEADING_FONT, BODY_SIZE, indent=True)
+        paragraph.paragraph_format.keep_with_next = True
 
     # --- body ------------------------------------------------------------------------------------------
 
@@ -160,7 +162,9 @@ class OfficialDocument:
         widths = [int(Cm(w).twips) for w in widths_cm] if widths_cm else [int(Cm(16).twips) // len(headers)] * len(headers)
         style = self.doc.styles["Table Grid"].style_id
         parts = [f'<w:tbl {nsdecls("w")}><w:tblPr><w:tblStyle w:val="{style}"/><w:tblW w:w="0" w:type="auto"/>'
-                 '<w:jc w:val="center"/><w:tblLayout w:type="fixed"/></w:tblPr><w:tblGrid>',
+                 '<w:jc w:val="center"/><w:tblLayout w:type="fixed"/><w:tblCellMar><w:top w:w="45" w:type="dxa"/>'
+                 '<w:left w:w="80" w:type="dxa"/><w:bottom w:w="45" w:type="dxa"/><w:right w:w="80" w:type="dxa"/>'
+                 '</w:tblCellMar></w:tblPr><w:tblGrid>',
                  "".join(f'<w:gridCol w:w="{w}"/>' for w in widths), "</w:tblGrid>",
                  '<w:tr><w:trPr><w:tblHeader/></w:trPr>',
                  "".join(_cell_xml(text, width, HEADING_FONT, "center", shade=True) for text, width in zip(headers, widths)),

@@ -247,7 +247,7 @@ def render_unit_summary(data: dict[str, Any]) -> bytes:
                   [[i, f"#{c['clue_id']}", c["enterprise_name"], LABELS["category"].get(c["category"] or "", ""),
                     stage_label(c["stage"]), c["deadline"] or "", light_label(c["light"])]
                    for i, c in enumerate(open_clues["items"], start=1)],
-                  widths_cm=(0.9, 1.5, 4.4, 3.4, 2.0, 2.2, 1.2))
+                  widths_cm=(0.9, 1.3, 4.3, 3.4, 1.9, 2.6, 1.2))
         more_note(doc, open_clues, "正在办理的问题")
     else:
         doc.paragraph("本单位承办的问题线索均已办结。")
