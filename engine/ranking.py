@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, select
+from sqlalchemy import ColumnElement, String, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from . import access, lights
@@ -30,7 +30,7 @@ from .context import Context
 from .db.models import Clue, InstanceEvent
 from .db.session import is_postgresql
 from .errors import ValidationFailed
-from .stats import local_day, names, query_of, require_dashboard
+from .stats import local_day, names, on_dashboard_index, query_of, require_dashboard
 from .ledger import _where
 
 LEVELS = {"unit": Clue.responsible_unit, "group": Clue.work_group}
@@ -61,19 +61,19 @@ def ranking(ctx: Context, username: str, level: str, start: date | None = None,
     column = LEVELS[level]
     user = access.get_user(ctx.session, username)
     where = [*_where(user, query_of(_filters(start, end)), ctx.now), column.is_not(None)]
-    now, one = ctx.now, literal(1)
+    now = ctx.now
     closed = Clue.stage == "closed"
     overdue = Clue.stage.in_(OPEN_STAGES) & lights.clue_overdue(now)
     on_time = closed & (Clue.deadline.is_(None) | (local_day(ctx.session, Clue.closed_at) <= Clue.deadline))
     key = column.label("code")
-    rows = ctx.session.execute(select(
+    rows = ctx.session.execute(on_dashboard_index(select(
         key, func.count(),
-        func.sum(case((closed, one), else_=0)),
-        func.sum(case((on_time, one), else_=0)),
-        func.sum(case((overdue, one), else_=0)),
-        func.avg(case((closed, _days_to_close(ctx.session)), else_=None)),
+        func.count().filter(closed),
+        func.count().filter(on_time),
+        func.count().filter(overdue),
+        func.avg(_days_to_close(ctx.session)).filter(closed),
         func.sum(Clue.sendback_count),
-    ).where(*where).group_by(key)).all()
+    ).where(*where).group_by(key), user, level)).all()
     failed = _spot_check_failures(ctx, column, where)
     labels = names(ctx.session, level)
     result = []

@@ -7,6 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, Code, Money, Text200, Utc
+from .models import Clue, HumanTask
 
 
 class ReferralReceipt(Base):
@@ -61,3 +62,14 @@ class CreditRecord(Base):
 
 
 __all__ = ["CreditRecord", "ReferralReceipt"]
+
+
+# Issue 6: the dashboard's and the ranking's covering indexes on clue (migration 0011; why and
+# how they are used: engine.stats.on_dashboard_index), and human_task(created_at) for the task
+# list's "waiting since before" filter.
+_DASHBOARD_COLUMNS = (Clue.stage, Clue.category, Clue.source, Clue.deadline, Clue.light, Clue.light_changes_at,
+                      Clue.created_at, Clue.closed_at, Clue.amount_owed, Clue.amount_paid, Clue.sendback_count,
+                      Clue.listed_for_supervision, Clue.referred)  # type: ignore[attr-defined]
+Index("ix_clue_dashboard_group", Clue.work_group, Clue.responsible_unit, *_DASHBOARD_COLUMNS)
+Index("ix_clue_dashboard_unit", Clue.responsible_unit, Clue.work_group, *_DASHBOARD_COLUMNS)
+Index("ix_human_task_created_at", HumanTask.created_at)
