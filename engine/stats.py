@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Select, case, cast, func, literal, select, text
+from sqlalchemy import ColumnElement, Date, Select, case, cast, func, literal, or_, select, text
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.orm import Session
 
@@ -226,15 +226,21 @@ def weekly_trend(ctx: Context, username: str, filters: dict[str, Any] | None = N
     where = _where(user, query, ctx.now)
     counts: dict[date, dict[str, int]] = {first + timedelta(weeks=i): {"registered": 0, "closed": 0}
                                           for i in range(int(weeks))}
-    for name, column, extra in (("registered", Clue.created_at, []),
-                                ("closed", Clue.closed_at, [Clue.stage == "closed"])):
-        week = week_start(ctx.session, column).label("week")
-        rows = ctx.session.execute(on_dashboard_index(
-            select(week, func.count()).where(*where, *extra, column >= since).group_by(week), user)).all()
-        for value, n in rows:
-            day = _day(value)
-            if day in counts:
-                counts[day][name] = int(n)
+    # One scan for both series: each row counts in the week it was registered (if within the
+    # range) and in the week it was closed (if closed within the range).
+    closed_in_range = (Clue.stage == "closed") & (Clue.closed_at >= since)
+    registered_week = case((Clue.created_at >= since, week_start(ctx.session, Clue.created_at)), else_=None)
+    closed_week = case((closed_in_range, week_start(ctx.session, Clue.closed_at)), else_=None)
+    registered_week = registered_week.label("registered_week")  # GROUP BY the labels (bound parameters)
+    closed_week = closed_week.label("closed_week")
+    rows = ctx.session.execute(on_dashboard_index(
+        select(registered_week, closed_week, func.count())
+        .where(*where, or_(Clue.created_at >= since, closed_in_range))
+        .group_by(registered_week, closed_week), user)).all()
+    for registered, closed, n in rows:
+        for name, value in (("registered", registered), ("closed", closed)):
+            if value is not None and (day := _day(value)) in counts:
+                counts[day][name] += int(n)
     return [{"week_start": day.isoformat(), **values} for day, values in sorted(counts.items())]
 
 
