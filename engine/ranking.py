@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, func, select
+from sqlalchemy import ColumnElement, String, cast, func, select
 from sqlalchemy.orm import Session
 
 from . import access, lights
@@ -104,14 +104,20 @@ def _order(row: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _spot_check_failures(ctx: Context, column: Any, where: list[ColumnElement[bool]]) -> dict[str, int]:
-    """Failed spot checks per unit or group: one aggregate over the history joined to the clue."""
+    """Failed spot checks per unit or group: the failures per instance (a derived table over the
+    few completed spot checks) joined to the clue. Joined this way round, both databases start
+    from the events; a plain join let SQLite walk every clue in scope and probe instance_event
+    for each (~200 ms at 100k clues)."""
     result = cast(InstanceEvent.data["result"].as_string(), String)
+    failures = (select(InstanceEvent.instance_id, func.count().label("n"))
+                .where(InstanceEvent.kind == "task_completed", InstanceEvent.element_id == SPOT_CHECK_TASK,
+                       result != GENUINE)
+                .group_by(InstanceEvent.instance_id).subquery("failures"))
     rows = ctx.session.execute(
-        select(column, func.count())
-        .select_from(InstanceEvent)
-        .join(Clue, Clue.instance_id == InstanceEvent.instance_id)
-        .where(and_(InstanceEvent.kind == "task_completed", InstanceEvent.element_id == SPOT_CHECK_TASK,
-                    result != GENUINE), *where)
+        select(column, func.sum(failures.c.n))
+        .select_from(failures)
+        .join(Clue, Clue.instance_id == failures.c.instance_id)
+        .where(*where)
         .group_by(column)).all()
     return {code: int(n) for code, n in rows}
 

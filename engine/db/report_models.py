@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, Code, Money, Text200, Utc
-from .models import Clue, HumanTask
+from .models import Clue, HumanTask, InstanceEvent
 
 
 class ReferralReceipt(Base):
@@ -73,3 +73,5 @@ _DASHBOARD_COLUMNS = (Clue.stage, Clue.category, Clue.source, Clue.deadline, Clu
 Index("ix_clue_dashboard_group", Clue.work_group, Clue.responsible_unit, *_DASHBOARD_COLUMNS)
 Index("ix_clue_dashboard_unit", Clue.responsible_unit, Clue.work_group, *_DASHBOARD_COLUMNS)
 Index("ix_human_task_created_at", HumanTask.created_at)
+# The ranking's failed spot checks: the completions of one task, by instance (engine.ranking).
+Index("ix_instance_event_element_kind", InstanceEvent.element_id, InstanceEvent.kind, InstanceEvent.instance_id)

@@ -1,4 +1,4 @@
-"""dashboard and ranking covering indexes; human_task(created_at) (issue 6)
+"""dashboard and ranking covering indexes; human_task(created_at); spot-check events (issue 6)
 
 Revision ID: 0011
 Revises: 0010
@@ -20,9 +20,11 @@ def upgrade() -> None:
     op.create_index("ix_clue_dashboard_group", "clue", ["work_group", "responsible_unit", *DASHBOARD_COLUMNS])
     op.create_index("ix_clue_dashboard_unit", "clue", ["responsible_unit", "work_group", *DASHBOARD_COLUMNS])
     op.create_index("ix_human_task_created_at", "human_task", ["created_at"])
+    op.create_index("ix_instance_event_element_kind", "instance_event", ["element_id", "kind", "instance_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_instance_event_element_kind", "instance_event")
     op.drop_index("ix_human_task_created_at", "human_task")
     op.drop_index("ix_clue_dashboard_unit", "clue")
     op.drop_index("ix_clue_dashboard_group", "clue")
