@@ -68,20 +68,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .i18n import select_locale
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
 
-    from . import auth, clues, errors, filters, inbox, ledger, tasks
-    auth.init_app(app)
+    from . import (admin, api, auth, campaigns, clues, dashboard, designer, dossiers, errors, evidence, filters, imports,
+                   inbox, instances, ledger, migration, notifications, ops, process_api, reports, supervision, tasks,
+                   tokens)
     errors.init_app(app)
     filters.init_app(app)
-    for module in (auth, inbox, tasks, clues, ledger):
-        app.register_blueprint(module.bp)
-    for optional in ("admin", "api", "process_api", "evidence", "imports", "tokens", "campaigns", "notifications",
-                     "supervision", "instances", "designer", "migration", "dashboard", "reports", "dossiers", "ops"):
-        try:
-            module = __import__(f"webui.{optional}", fromlist=["bp"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"webui.{optional}":
-                raise
-            continue
+    for module in (auth, inbox, tasks, clues, ledger, admin, api, process_api, evidence, imports, tokens, campaigns,
+                   notifications, supervision, instances, designer, migration, dashboard, reports, dossiers, ops):
         app.register_blueprint(module.bp)
         if hasattr(module, "init_app"):
             module.init_app(app)

@@ -57,7 +57,7 @@ def test_unit_fixes_an_invalid_form_and_submits(page: Page, sign_in: SignIn, sho
     assert clue.ready() == ["Task_plan"]
     shoot("3-invalid")
 
-    form.get_by_label("整改时限").fill("2023-11-15")
+    form.locator('[name="plan_deadline"]').fill("2023-11-15")
     form.get_by_label("责任领导").fill("王明 副区长")
     form.get_by_label("具体责任人").fill("张伟 财政局局长")
     form.get_by_label("联系电话").fill("13800000001")
