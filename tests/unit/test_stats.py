@@ -203,3 +203,15 @@ def test_timeline_marks_today(engine: Engine, clock: Any) -> None:
     assert line["today"] == "2023-11-02"
     page = engine.run(stats.dashboard, "supervisor", {"category": "policy"})
     assert page["filters"] == {"category": "policy"} and page["timeline"] == line
+
+
+def test_dashboard_page_figures_equal_overview_and_trend(engine: Engine, clock: Any) -> None:
+    # PostgreSQL answers the page's overview and trend in one grouped scan: the same figures.
+    clock.set(parse_moment("2023-11-20T15:00:00"))
+    seed_clues(engine, 150, seed=11)
+    for user, filters in (("office", {}), ("group", {}), ("office", {"category": "policy", "overdue": "1"}),
+                          ("office", {"registered_from": "2023-10-01", "registered_to": "2023-10-31"})):
+        page = engine.run(stats.dashboard, user, filters, weeks=14)
+        assert page["overview"] == engine.run(stats.overview, user, filters)
+        assert page["trend"] == engine.run(stats.weekly_trend, user, filters, weeks=14)
+        assert page["overview"]["clues"] > 0 and sum(w["registered"] + w["closed"] for w in page["trend"]) > 0
