@@ -5,10 +5,12 @@ real engine, then copied in bulk), then prints p50/p95 server time (Flask test c
 included) of: the dashboard page (overview, weekly trend, timeline), each /api/stats chart
 request, the whole dashboard (page plus its six chart requests, added up), and the ranking page
 for units and for groups — as the office (all clues) and as a work group (its own clues).
-With --indexes it then adds RECOMMENDED_INDEXES (narrow covering indexes; not in the schema)
-and measures again on the same data.
+The covering indexes it once tried with --indexes are in the schema since migration 0011.
+With --url it measures an already filled database instead (upgraded first), e.g. to compare
+two versions of the code on the same data.
 
-Run: .venv/bin/python bench/dashboard_bench.py [--clues 100000] [--repeat 30] [--pg URL] [--skip-pg] [--skip-sqlite] [--indexes]
+Run: .venv/bin/python bench/dashboard_bench.py [--clues 100000] [--repeat 30] [--pg URL] [--skip-pg] [--skip-sqlite]
+     .venv/bin/python bench/dashboard_bench.py --url URL [--repeat 30]
 """
 from __future__ import annotations
 
@@ -34,23 +36,6 @@ from tests.factories import postgresql_schema, prepare_engine  # noqa: E402
 from webui import create_app  # noqa: E402
 
 BY = ("category", "source", "stage", "unit", "group", "light")
-# Not in the schema: what --indexes adds after filling, to measure narrow covering indexes that
-# let each aggregate read an index instead of the wide clue rows (a recommendation for a migration).
-RECOMMENDED_INDEXES = [
-    "CREATE INDEX ix_clue_figures_category ON clue (category, amount_owed, amount_paid)",
-    "CREATE INDEX ix_clue_figures_source ON clue (source, amount_owed, amount_paid)",
-    "CREATE INDEX ix_clue_figures_unit ON clue (responsible_unit, stage, deadline, amount_owed, amount_paid, "
-    "created_at, closed_at, sendback_count)",
-    "CREATE INDEX ix_clue_figures_group ON clue (work_group, stage, deadline, amount_owed, amount_paid, "
-    "created_at, closed_at, sendback_count)",
-    "CREATE INDEX ix_clue_figures_stage ON clue (stage, deadline, light, light_changes_at, amount_owed, amount_paid, "
-    "listed_for_supervision, referred)",
-    "CREATE INDEX ix_clue_figures_light ON clue (light, light_changes_at, deadline, amount_owed, amount_paid)",
-    "CREATE INDEX ix_clue_figures_created ON clue (created_at)",
-    "CREATE INDEX ix_clue_figures_closed ON clue (closed_at, stage)",
-]
-
-
 def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float, list[float]]:
     samples = []
     for _ in range(repeat):
@@ -92,7 +77,7 @@ def show(label: str, user: str, what: str, p50: float, p95: float) -> None:
     print(f"{label:<16} {user:<7} {what:<26} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms", flush=True)
 
 
-def run(label: str, url: str, clues: int, repeat: int, indexes: bool) -> None:
+def run(label: str, url: str, clues: int, repeat: int, fill: bool = True) -> None:
     sql = make_sql_engine(url)
     upgrade(sql)
     sql.dispose()
@@ -100,22 +85,15 @@ def run(label: str, url: str, clues: int, repeat: int, indexes: bool) -> None:
     app = create_app({"TESTING": True, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False, "DATABASE_URL": url,
                       "CLOCK": clock, "EVIDENCE_DIR": tempfile.mkdtemp()})
     engine = app.extensions["chengxin_engine"]
-    t0 = time.perf_counter()
-    prepare_engine(engine, password=DEMO_PASSWORD)
-    seed_real_clues(engine)
-    copy_in_bulk(engine, clues)
-    with engine.transaction() as ctx:
-        ctx.session.connection().exec_driver_sql("ANALYZE")
-    print(f"{label}: filled {clues:,} clues in {time.perf_counter() - t0:.0f} s", flush=True)
-    measure(app, label, repeat)
-    if indexes:
+    if fill:
         t0 = time.perf_counter()
+        prepare_engine(engine, password=DEMO_PASSWORD)
+        seed_real_clues(engine)
+        copy_in_bulk(engine, clues)
         with engine.transaction() as ctx:
-            for statement in RECOMMENDED_INDEXES:
-                ctx.session.connection().exec_driver_sql(statement)
             ctx.session.connection().exec_driver_sql("ANALYZE")
-        print(f"{label}: added {len(RECOMMENDED_INDEXES)} covering indexes in {time.perf_counter() - t0:.1f} s", flush=True)
-        measure(app, label + " +idx", repeat)
+        print(f"{label}: filled {clues:,} clues in {time.perf_counter() - t0:.0f} s", flush=True)
+    measure(app, label, repeat)
     engine.dispose()
 
 
@@ -126,18 +104,21 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
-    parser.add_argument("--indexes", action="store_true", help="measure again with RECOMMENDED_INDEXES (not in the schema)")
+    parser.add_argument("--url", help="measure this already filled database (no filling)")
     parser.add_argument("--seed-per-stage", type=int, default=webui_bench.SEED_PER_STAGE,
                         help="clues walked through the engine per stage before the bulk copy")
     args = parser.parse_args()
     webui_bench.SEED_PER_STAGE = args.seed_per_stage
+    if args.url:
+        run("SQLite" if args.url.startswith("sqlite") else "PostgreSQL", args.url, 0, args.repeat, fill=False)
+        return
     if not args.skip_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
-            run("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args.clues, args.repeat, args.indexes)
+            run("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args.clues, args.repeat)
     if args.skip_pg:
         return
     with postgresql_schema(args.pg, "bench") as url:
-        run("PostgreSQL", url, args.clues, args.repeat, args.indexes)
+        run("PostgreSQL", url, args.clues, args.repeat)
 
 
 if __name__ == "__main__":
