@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,13 +22,8 @@ import webui_bench  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from engine import designer  # noqa: E402
-from engine.clock import FixedClock, parse_moment  # noqa: E402
 from engine.db.models import ProcessInstance  # noqa: E402
-from engine.db.session import make_sql_engine  # noqa: E402
 from engine.demo import DEMO_PASSWORD  # noqa: E402
-from engine.migrate import upgrade  # noqa: E402
-from tests.factories import postgresql_schema, prepare_engine  # noqa: E402
-from webui import create_app  # noqa: E402
 
 PROCESSES = Path(__file__).resolve().parent.parent / "processes"
 
@@ -58,14 +52,8 @@ def copy_instances(engine: object, target: int) -> None:
 
 
 def run(label: str, url: str, instances: int, repeat: int) -> None:
-    sql = make_sql_engine(url)
-    upgrade(sql)
-    sql.dispose()
-    app = create_app({"TESTING": True, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False, "DATABASE_URL": url,
-                      "CLOCK": FixedClock(parse_moment("2023-11-15T10:00:00")), "EVIDENCE_DIR": tempfile.mkdtemp()})
-    engine = app.extensions["chengxin_engine"]
     t0 = time.perf_counter()
-    prepare_engine(engine, password=DEMO_PASSWORD)
+    app, engine = webui_bench.bench_app(url)
     webui_bench.SEED_PER_STAGE = 10
     webui_bench.seed_real_clues(engine)
     bpmn = (PROCESSES / "clue_handling.bpmn").read_text(encoding="utf-8")
@@ -97,19 +85,11 @@ def run(label: str, url: str, instances: int, repeat: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = webui_bench.database_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--instances", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--skip-pg", action="store_true")
-    parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
-    if not args.skip_sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            run("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args.instances, args.repeat)
-    if not args.skip_pg:
-        with postgresql_schema(args.pg, prefix="bench") as url:
-            run("postgresql", url, args.instances, args.repeat)
+    webui_bench.on_each_database(args, lambda label, url: run(label, url, args.instances, args.repeat))
 
 
 if __name__ == "__main__":

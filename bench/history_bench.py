@@ -21,7 +21,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -31,15 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
-from bench.webui_bench import copy_in_bulk, seed_real_clues  # noqa: E402
+from bench.webui_bench import (bench_app, copy_in_bulk, database_arguments, on_each_database,  # noqa: E402
+                               seed_real_clues, summary)
 from engine import instance_view  # noqa: E402
-from engine.clock import FixedClock, parse_moment  # noqa: E402
 from engine.db.models import Clue, InstanceStatus, ProcessDefinition, ProcessInstance  # noqa: E402
-from engine.db.session import make_sql_engine  # noqa: E402
 from engine.demo import DEMO_PASSWORD  # noqa: E402
-from engine.migrate import upgrade  # noqa: E402
-from tests.factories import ClueDriver, postgresql_schema, prepare_engine  # noqa: E402
-from webui import create_app  # noqa: E402
+from tests.factories import ClueDriver  # noqa: E402
 
 SENDBACKS = 10
 STATUS_OF_STAGE = {"closed": InstanceStatus.completed, "rejected": InstanceStatus.completed,
@@ -56,8 +52,7 @@ def timed(call: Any, repeat: int) -> tuple[float, float, float]:
         walls.append((time.perf_counter() - w0) * 1000)
         cpus.append((time.process_time() - c0) * 1000)
         assert getattr(response, "status_code", 200) < 400
-    walls.sort()
-    return statistics.median(walls), walls[max(0, int(len(walls) * 0.95) - 1)], statistics.median(cpus)
+    return (*summary(walls), statistics.median(cpus))
 
 
 def clue_with_sendbacks(engine: Any, sendbacks: int) -> ClueDriver:
@@ -115,15 +110,8 @@ def instances_in_bulk(engine: Any) -> None:
 
 
 def run(label: str, url: str, instances: int, repeat: int) -> None:
-    sql = make_sql_engine(url)
-    upgrade(sql)
-    sql.dispose()
-    clock = FixedClock(parse_moment("2023-11-15T10:00:00"))
-    app = create_app({"TESTING": True, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False, "DATABASE_URL": url,
-                      "CLOCK": clock, "EVIDENCE_DIR": tempfile.mkdtemp()})
-    engine = app.extensions["chengxin_engine"]
     t0 = time.perf_counter()
-    prepare_engine(engine, password=DEMO_PASSWORD, max_sendbacks=SENDBACKS + 5)
+    app, engine = bench_app(url, max_sendbacks=SENDBACKS + 5)
     looped = clue_with_sendbacks(engine, SENDBACKS)
     seed_real_clues(engine)
     copy_in_bulk(engine, instances)
@@ -164,18 +152,11 @@ def run(label: str, url: str, instances: int, repeat: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = database_arguments(argparse.ArgumentParser())
     parser.add_argument("--instances", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=40)
-    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--skip-pg", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        run("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args.instances, args.repeat)
-    if args.skip_pg:
-        return
-    with postgresql_schema(args.pg, "bench") as url:
-        run("PostgreSQL", url, args.instances, args.repeat)
+    on_each_database(args, lambda label, url: run(label, url, args.instances, args.repeat))
 
 
 if __name__ == "__main__":

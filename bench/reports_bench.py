@@ -13,9 +13,7 @@ Run: .venv/bin/python bench/reports_bench.py [--clues 100000] [--repeat 5] [--pg
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import date
@@ -24,20 +22,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from webui_bench import copy_in_bulk, seed_real_clues  # noqa: E402
+from webui_bench import (bench_app, copy_in_bulk, database_arguments, on_each_database,  # noqa: E402
+                         seed_real_clues, summary)
 
 from engine import dispatch_notice  # noqa: E402
-from engine.clock import FixedClock, parse_moment  # noqa: E402
-from engine.db.session import make_sql_engine  # noqa: E402
 from engine.demo import DEMO_PASSWORD  # noqa: E402
-from engine.migrate import upgrade  # noqa: E402
-from tests.factories import postgresql_schema, prepare_engine  # noqa: E402
-from webui import create_app  # noqa: E402
-
-
-def summary(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, -(-len(ordered) * 95 // 100) - 1)]
 
 
 def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
@@ -63,15 +52,8 @@ def spread(engine: Any) -> None:
 
 
 def run(label: str, url: str, clues: int, repeat: int) -> None:
-    sql = make_sql_engine(url)
-    upgrade(sql)
-    sql.dispose()
-    clock = FixedClock(parse_moment("2023-11-15T10:00:00"))
-    app = create_app({"TESTING": True, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False, "DATABASE_URL": url,
-                      "CLOCK": clock, "EVIDENCE_DIR": tempfile.mkdtemp()})
-    engine = app.extensions["chengxin_engine"]
     t0 = time.perf_counter()
-    prepare_engine(engine, password=DEMO_PASSWORD)
+    app, engine = bench_app(url)
     seed_real_clues(engine)
     copy_in_bulk(engine, clues)
     spread(engine)
@@ -100,20 +82,11 @@ def run(label: str, url: str, clues: int, repeat: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = database_arguments(argparse.ArgumentParser())
     parser.add_argument("--clues", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--skip-pg", action="store_true")
-    parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
-    if not args.skip_sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            run("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args.clues, args.repeat)
-    if args.skip_pg:
-        return
-    with postgresql_schema(args.pg, "bench") as url:
-        run("PostgreSQL", url, args.clues, args.repeat)
+    on_each_database(args, lambda label, url: run(label, url, args.clues, args.repeat))
 
 
 if __name__ == "__main__":
