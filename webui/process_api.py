@@ -18,6 +18,7 @@ from engine.errors import NotFound, ValidationFailed
 from engine.instance_view import FILTERS as MONITOR_FILTERS
 
 from . import api, csrf
+from .openapi import ERROR_RESPONSES, _json, _nullable, _query, _ref
 from .db import engine
 
 bp = Blueprint("process_api", __name__, url_prefix="/api")
@@ -77,26 +78,8 @@ def get_instance(instance_id: str) -> Any:
 
 # --- OpenAPI --------------------------------------------------------------------------------------
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
-    return {"type": [kind, "null"], **extra}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 def _errors(*codes: str) -> dict[str, Any]:
-    names = {"400": "CsrfRefused", "401": "Unauthorized", "403": "Forbidden", "404": "NotFound", "409": "Conflict",
-             "422": "Invalid"}
-    return {code: {"$ref": f"#/components/responses/{names[code]}"} for code in codes}
-
-
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+    return {code: {"$ref": f"#/components/responses/{ERROR_RESPONSES[code][0]}"} for code in codes}
 
 
 def openapi_part() -> dict[str, Any]:
