@@ -15,9 +15,7 @@ Run: .venv/bin/python bench/dashboard_bench.py [--clues 100000] [--repeat 30] [-
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,16 +24,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import webui_bench  # noqa: E402
-from webui_bench import copy_in_bulk, seed_real_clues  # noqa: E402
+from webui_bench import copy_in_bulk, seed_real_clues, summary  # noqa: E402
 
-from engine.clock import FixedClock, parse_moment  # noqa: E402
-from engine.db.session import make_sql_engine  # noqa: E402
 from engine.demo import DEMO_PASSWORD  # noqa: E402
-from engine.migrate import upgrade  # noqa: E402
-from tests.factories import postgresql_schema, prepare_engine  # noqa: E402
-from webui import create_app  # noqa: E402
 
 BY = ("category", "source", "stage", "unit", "group", "light")
+
+
 def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float, list[float]]:
     samples = []
     for _ in range(repeat):
@@ -44,11 +39,6 @@ def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float, list[floa
         samples.append((time.perf_counter() - t0) * 1000)
         assert response.status_code == 200, response.status_code
     return summary(samples) + (samples,)
-
-
-def summary(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.95) - 1)]
 
 
 def measure(app: Any, label: str, repeat: int) -> None:
@@ -78,16 +68,9 @@ def show(label: str, user: str, what: str, p50: float, p95: float) -> None:
 
 
 def run(label: str, url: str, clues: int, repeat: int, fill: bool = True) -> None:
-    sql = make_sql_engine(url)
-    upgrade(sql)
-    sql.dispose()
-    clock = FixedClock(parse_moment("2023-11-15T10:00:00"))
-    app = create_app({"TESTING": True, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False, "DATABASE_URL": url,
-                      "CLOCK": clock, "EVIDENCE_DIR": tempfile.mkdtemp()})
-    engine = app.extensions["chengxin_engine"]
+    t0 = time.perf_counter()
+    app, engine = webui_bench.bench_app(url, fill)
     if fill:
-        t0 = time.perf_counter()
-        prepare_engine(engine, password=DEMO_PASSWORD)
         seed_real_clues(engine)
         copy_in_bulk(engine, clues)
         with engine.transaction() as ctx:
@@ -98,12 +81,9 @@ def run(label: str, url: str, clues: int, repeat: int, fill: bool = True) -> Non
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = webui_bench.database_arguments(argparse.ArgumentParser())
     parser.add_argument("--clues", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--skip-pg", action="store_true")
-    parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--url", help="measure this already filled database (no filling)")
     parser.add_argument("--seed-per-stage", type=int, default=webui_bench.SEED_PER_STAGE,
                         help="clues walked through the engine per stage before the bulk copy")
@@ -112,13 +92,7 @@ def main() -> None:
     if args.url:
         run("SQLite" if args.url.startswith("sqlite") else "PostgreSQL", args.url, 0, args.repeat, fill=False)
         return
-    if not args.skip_sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            run("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args.clues, args.repeat)
-    if args.skip_pg:
-        return
-    with postgresql_schema(args.pg, "bench") as url:
-        run("PostgreSQL", url, args.clues, args.repeat)
+    webui_bench.on_each_database(args, lambda label, url: run(label, url, args.clues, args.repeat))
 
 
 if __name__ == "__main__":

@@ -107,15 +107,17 @@ def summary(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[-(-len(ordered) * 95 // 100) - 1]
 
 
-def bench_app(url: str, **prepare: Any) -> tuple[Any, Any]:
-    """A migrated database at `url`, the app on it (clock fixed in the 2023 campaign) and its engine, prepared."""
+def bench_app(url: str, fill: bool = True, **prepare: Any) -> tuple[Any, Any]:
+    """A migrated database at `url`, the app on it (clock fixed in the 2023 campaign) and its engine,
+    prepared (units, users, campaign, processes) unless `fill` is false (a database filled before)."""
     sql = make_sql_engine(url)
     upgrade(sql)
     sql.dispose()
     app = create_app({"TESTING": True, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False, "DATABASE_URL": url,
                       "CLOCK": FixedClock(parse_moment("2023-11-15T10:00:00")), "EVIDENCE_DIR": tempfile.mkdtemp()})
     engine = app.extensions["chengxin_engine"]
-    prepare_engine(engine, password=DEMO_PASSWORD, **prepare)
+    if fill:
+        prepare_engine(engine, password=DEMO_PASSWORD, **prepare)
     return app, engine
 
 
