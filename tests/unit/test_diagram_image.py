@@ -64,8 +64,7 @@ def test_the_image_respects_the_size_limit_and_shows_a_legend_only_when_marked()
 
 
 def test_chinese_labels_have_a_font() -> None:
-    if not diagram_image.WQY.exists():
-        pytest.skip("fonts-wqy-microhei is not installed")
+    assert diagram_image.WQY.exists(), "fonts-wqy-microhei is missing (make test installs it)"
     font = diagram_image.chinese_font()
     assert font is not None and "wqy" in str(font.get_file()).lower()
 
