@@ -37,10 +37,10 @@ translations: $(VENV)/.installed
 # because a machine may have chromium without it.
 WQY_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 /usr/bin/chromium:
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
 $(WQY_FONT):
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-wqy-microhei
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-wqy-microhei
 
 install: $(VENV)/.installed $(VENDOR)/.installed translations
 
