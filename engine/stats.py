@@ -68,6 +68,7 @@ def on_dashboard_index(statement: Select[Any], user: User, by: str | None = None
         name = GROUP_INDEX if by == "group" else UNIT_INDEX
     return statement.with_hint(Clue.__table__, f"INDEXED BY {name}", "sqlite")
 
+
 def query_of(filters: dict[str, Any] | None) -> LedgerQuery:
     """The ledger query for `filters`: the ledger's filter keys (engine.ledger.FILTERS, among them
     registered_from/registered_to and closed_from/closed_to, days in Asia/Shanghai).

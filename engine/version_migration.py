@@ -400,3 +400,13 @@ def migration_log(ctx: Context, username: str, process_id: str | None = None, pa
         items.append({**migration_summary(record), "undoable": undoable,
                       "business_key": instance.business_key if instance is not None else None})
     return {"items": items, "total": total}
+
+
+def migration_page(ctx: Context, username: str, chosen: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the migration page shows: the processes and their versions, the move log, and the dry
+    run of `chosen` ({"process_id", "from_version", "to_version"}) when given — in one transaction."""
+    data: dict[str, Any] = {"processes": process_versions(ctx, username),
+                            "log": migration_log(ctx, username, per_page=100), "result": None}
+    if chosen:
+        data["result"] = dry_run(ctx, username, chosen["process_id"], chosen["from_version"], chosen["to_version"])
+    return data

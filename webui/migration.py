@@ -22,7 +22,6 @@ from flask_login import current_user, login_required
 
 from engine import Engine
 from engine import version_migration as vm
-from engine.context import Context
 from engine.errors import EngineError, NotFound, ValidationFailed
 from engine.ledger import LABELS
 
@@ -88,15 +87,11 @@ def _reason_filter(reason: dict[str, Any]) -> str:
     return reason_text(reason)
 
 
-def _index_data(ctx: Context, username: str) -> dict[str, Any]:
-    return {"processes": vm.process_versions(ctx, username), "log": vm.migration_log(ctx, username, per_page=100)}
-
-
 @bp.route("/")
 @login_required
 def index() -> Any:
-    return render_template("migration/index.html", **engine().run(_index_data, current_user.username), chosen={},
-                           result=None)
+    return render_template("migration/index.html", **engine().run(vm.migration_page, current_user.username),
+                           chosen={})
 
 
 def _int(name: str, errors: dict[str, str]) -> int | None:
@@ -105,12 +100,6 @@ def _int(name: str, errors: dict[str, str]) -> int | None:
         errors[name] = _("Choose a version.")
         return None
     return int(raw)
-
-
-def _dry_run_page(ctx: Context, username: str, chosen: dict[str, Any]) -> dict[str, Any]:
-    data = _index_data(ctx, username)
-    data["result"] = vm.dry_run(ctx, username, chosen["process_id"], chosen["from_version"], chosen["to_version"])
-    return data
 
 
 @bp.route("/dry-run")
@@ -125,11 +114,11 @@ def dry_run() -> Any:
     try:
         if errors:
             raise ValidationFailed("bad versions", errors)
-        data = engine().run(_dry_run_page, current_user.username, chosen)
+        data = engine().run(vm.migration_page, current_user.username, chosen)
     except (ValidationFailed, NotFound) as exc:
         flash(" ".join(getattr(exc, "fields", {}).values()) or str(exc), "danger")
-        return render_template("migration/index.html", **engine().run(_index_data, current_user.username),
-                               chosen=chosen, result=None), 422 if isinstance(exc, ValidationFailed) else 404
+        return render_template("migration/index.html", **engine().run(vm.migration_page, current_user.username),
+                               chosen=chosen), 422 if isinstance(exc, ValidationFailed) else 404
     return render_template("migration/index.html", **data, chosen=chosen)
 
 
