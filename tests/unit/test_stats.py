@@ -206,12 +206,31 @@ def test_timeline_marks_today(engine: Engine, clock: Any) -> None:
 
 
 def test_dashboard_page_figures_equal_overview_and_trend(engine: Engine, clock: Any) -> None:
-    # PostgreSQL answers the page's overview and trend in one grouped scan: the same figures.
+    # PostgreSQL answers the page's overview and trend in one grouped scan (stats._overview_and_trend,
+    # run here on both databases): the same figures as the overview's FILTER counts and the trend.
     clock.set(parse_moment("2023-11-20T15:00:00"))
     seed_clues(engine, 150, seed=11)
-    for user, filters in (("office", {}), ("group", {}), ("office", {"category": "policy", "overdue": "1"}),
+    for user, filters in (("office", {}), ("group", {}), ("unit", {}), ("office", {"category": "policy", "overdue": "1"}),
+                          ("office", {"light": "yellow"}),
                           ("office", {"registered_from": "2023-10-01", "registered_to": "2023-10-31"})):
-        page = engine.run(stats.dashboard, user, filters, weeks=14)
-        assert page["overview"] == engine.run(stats.overview, user, filters)
-        assert page["trend"] == engine.run(stats.weekly_trend, user, filters, weeks=14)
-        assert page["overview"]["clues"] > 0 and sum(w["registered"] + w["closed"] for w in page["trend"]) > 0
+        view, trend = engine.run(stats.overview, user, filters), engine.run(stats.weekly_trend, user, filters, weeks=14)
+        assert engine.run(stats._overview_and_trend, user, filters, 14) == (view, trend), (user, filters)
+        if user != "unit":  # a unit has no dashboard page
+            page = engine.run(stats.dashboard, user, filters, weeks=14)
+            assert (page["overview"], page["trend"]) == (view, trend), (user, filters)
+        assert view["clues"] > 0
+
+
+def test_unfiltered_trend_equals_the_ledger(engine: Engine, clock: Any) -> None:
+    # Every clue, no filter: SQLite counts each week on the narrow indexes of migration 0012.
+    clock.set(parse_moment("2023-11-20T15:00:00"))
+    seed_clues(engine, 200, seed=5)
+    trend = engine.run(stats.weekly_trend, "office", {}, weeks=13)
+    assert sum(w["registered"] for w in trend) > 100 and sum(w["closed"] for w in trend) > 5
+    for week in trend:
+        end = (date.fromisoformat(week["week_start"]) + timedelta(days=6)).isoformat()
+        assert week["registered"] == ledger_figure(engine, "office", {
+            "registered_from": week["week_start"], "registered_to": end})[0]
+        assert week["closed"] == ledger_figure(engine, "office", {
+            "stage": "closed", "closed_from": week["week_start"], "closed_to": end})[0]
+    assert engine.run(stats.weekly_trend, "supervisor", {}, weeks=13) == trend
