@@ -11,6 +11,7 @@ from typing import Any
 
 from .clock import FixedClock, SystemClock, parse_moment
 from .engine import Engine
+from .scheduler import DEFAULT_INTERVAL
 from .errors import Conflict, DefinitionRejected, EngineError, Forbidden, ValidationFailed
 from .settings import EngineSettings, default_database_url
 
@@ -76,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="cli")
     sub.add_parser("tick", help="fire due timers")
     worker = sub.add_parser("worker", help="run the timer scheduler until SIGTERM or Ctrl-C (JSON logs on stderr)")
-    worker.add_argument("--interval", type=positive_float, default=2.0, help="seconds between sweeps (default 2)")
+    worker.add_argument("--interval", type=positive_float, default=DEFAULT_INTERVAL,
+                        help=f"seconds between sweeps (default {DEFAULT_INTERVAL:g})")
     worker.add_argument("--batch", type=positive_int, default=None,
                         help="instances per batch within a sweep (default: every due instance in one batch)")
     worker.add_argument("--metrics-port", type=int, default=None,

@@ -135,58 +135,8 @@ class Engine:
     # --- timers ----------------------------------------------------------------------------
     def fire_due_timers(self, limit: int | None = None, stop: timers.StopFlag | None = None,
                         skip: set[int] | None = None) -> int:
-        """Advance every instance with a due timer, each in its own transaction; returns how many.
-
-        Each instance is advanced at most once per sweep, so one whose timer SpiffWorkflow does
-        not fire (or that keeps failing) cannot keep the sweep busy forever. `limit` caps the
-        instances claimed by this sweep; once `stop` is set the sweep ends after the instance
-        in hand is committed (a worker's SIGTERM). An instance whose advance raises goes to the
-        error state and the sweep goes on; a lost row lock or a dropped connection only skips
-        the instance until the next sweep. `skip` (updated in place) carries the instances not to
-        claim again from one batch of a sweep to the next.
-        """
-        from sqlalchemy.exc import OperationalError
-
-        from . import metrics
-        from .errors import Conflict
-        fired, claimed_count = 0, 0
-        skip = set() if skip is None else skip
-        while (limit is None or claimed_count < limit) and not (stop is not None and stop.is_set()):
-            claimed: int | None = None
-            try:
-                with self.transaction() as ctx:
-                    instance = timers.claim_due_instance(ctx, ctx.now, skip)
-                    if instance is None:
-                        break
-                    claimed = instance.id
-                    claimed_count += 1
-                    result = timers.fire_timers_of(ctx, instance)
-                    now = ctx.now
-                fired += 1
-                if result.still_due:
-                    skip.add(claimed)
-                metrics.timer_fired(now - result.due_at, result.status.value)
-                if result.status.value == "error":
-                    log.warning("instance %s stopped with an error after its timer", claimed,
-                                extra={"event": "timer_error_state", "instance_id": claimed})
-                log.debug("timer fired", extra={"event": "timer_fired", "instance_id": claimed,
-                                                "lag_s": round((now - result.due_at).total_seconds(), 3)})
-            except (Conflict, OperationalError) as exc:
-                if claimed is None:
-                    raise
-                skip.add(claimed)
-                log.warning("instance %s skipped until the next sweep: %s", claimed, exc,
-                            extra={"event": "timer_skipped", "instance_id": claimed})
-            except Exception as exc:  # noqa: BLE001 - one broken instance must not stop the sweep
-                if claimed is None:
-                    raise
-                skip.add(claimed)
-                metrics.timer_failed()
-                log.exception("advancing instance %s failed", claimed,
-                              extra={"event": "timer_failed", "instance_id": claimed})
-                with self.transaction() as ctx:
-                    timers.mark_failed(ctx, claimed, f"{type(exc).__name__}: {exc}")
-        return fired
+        """Advance every instance with a due timer, a group of them per transaction (timers.py)."""
+        return timers.fire_due(self.transaction, limit, stop, skip)
 
     # --- history ---------------------------------------------------------------------------
     def verify_history(self) -> dict[str, Any]:

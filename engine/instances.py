@@ -88,8 +88,9 @@ def rebuild_workflow(ctx: Context, instance: ProcessInstance) -> BpmnWorkflow:
 
 
 def run_step(ctx: Context, instance: ProcessInstance, workflow: BpmnWorkflow, action: Callable[[], Any],
-             step: Step | None = None) -> Step:
-    """Apply `action` to the workflow, advance it as far as it goes, then write everything back.
+             step: Step | None = None, flush: bool = True) -> Step:
+    """Apply `action` to the workflow, advance it as far as it goes, then write everything back
+    (into the session; flushed at once unless `flush` is False).
 
     A failing script or expression does not raise: the instance goes to the error state with
     the element and message, and what ran before the failure is kept.
@@ -120,7 +121,7 @@ def run_step(ctx: Context, instance: ProcessInstance, workflow: BpmnWorkflow, ac
     with ctx.session.no_autoflush:
         _record_automatic(ctx, instance, step)
         projections.sync(ctx, instance, workflow, step)
-    save(ctx, instance, state)
+    save(ctx, instance, state, flush)
     return step
 
 
@@ -133,10 +134,12 @@ def _dump(workflow: BpmnWorkflow) -> str:
         raise ScriptRejected(f"a script left a value that cannot be stored: {exc}") from exc
 
 
-def save(ctx: Context, instance: ProcessInstance, state: str) -> None:
+def save(ctx: Context, instance: ProcessInstance, state: str, flush: bool = True) -> None:
     instance.state = state
     instance.serializer_version = SERIALIZER_VERSION
     instance.updated_at = ctx.now
+    if not flush:
+        return
     try:
         ctx.session.flush()
     except StaleDataError as exc:

@@ -23,8 +23,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
 from .context import Context
-from .db.models import InstanceStatus, ProcessInstance
-from .timers import SWEPT
+from .db.models import TIMER_STATUSES, InstanceStatus, ProcessInstance
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -73,7 +72,7 @@ def instances_by_status(ctx: Context) -> dict[str, int]:
 
 def timer_counts(ctx: Context, overdue_after: timedelta = OVERDUE_AFTER) -> dict[str, Any]:
     """Waiting timers, those past their moment (due), those past it by more than `overdue_after`."""
-    pending = ProcessInstance.next_timer_at.is_not(None) & ProcessInstance.status.in_(SWEPT)
+    pending = ProcessInstance.next_timer_at.is_not(None) & ProcessInstance.status.in_(TIMER_STATUSES)
     due = pending & (ProcessInstance.next_timer_at < ctx.now)
     overdue = pending & (ProcessInstance.next_timer_at < ctx.now - overdue_after)
     row = ctx.session.execute(select(

@@ -3,10 +3,12 @@
 The job holds no state that matters (the database's `next_timer_at` column is the truth), so
 losing the scheduler loses nothing; `max_instances=1` keeps sweeps in one process from
 overlapping, and several processes may sweep at once (`timers.py`). A sweep works through
-every due instance, in batches of `batch` when given, each instance in its own transaction.
+every due instance, in batches of `batch` when given; the engine advances them a group per
+transaction (`timers.py`).
 
-`run_worker` (for `chengxin worker`) stops on SIGTERM or SIGINT after the instance in hand is
-committed: the signal only sets a flag that the sweep checks between instances.
+`run_worker` (for `chengxin worker`) stops on SIGTERM or SIGINT after the instance in hand: its group
+is committed with the instances done so far. The signal only sets a flag that the sweep
+checks between instances.
 """
 from __future__ import annotations
 
@@ -27,7 +29,9 @@ from .engine import Engine
 
 log = logging.getLogger(__name__)
 JOB_ID = "fire_due_timers"
-DEFAULT_INTERVAL = 2.0
+# A timer is due at most this long before a sweep notices it; a sweep with nothing due is one
+# indexed query, so sweeping every second costs next to nothing.
+DEFAULT_INTERVAL = 1.0
 # Other periodic jobs (lights, reminders, e-mail) join a scheduler through these: each is
 # called with the scheduler before it starts, e.g. `lambda s: lights.register_jobs(s, engine)`.
 JobRegistrar = Callable[[BaseScheduler], None]

@@ -33,6 +33,10 @@ class InstanceStatus(str, enum.Enum):
     terminated = "terminated"
 
 
+# The statuses whose timers fire: a suspended, failed or finished instance's wait.
+TIMER_STATUSES = (InstanceStatus.running, InstanceStatus.waiting)
+
+
 def _enum(cls: type[enum.Enum]) -> Enum:
     return Enum(cls, native_enum=False, length=20, validate_strings=True)
 

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from engine import Engine, EngineSettings, SystemClock
 from engine import metrics, timers
 from engine.cli import build_parser
+from engine.context import Context
 from engine.db.models import InstanceEvent, ProcessInstance
 from engine.logging_setup import JsonFormatter, configure_logging
 from engine.scheduler import TimerSweep, start_in_background, sweep_of
@@ -106,9 +107,9 @@ def test_an_instance_still_due_after_its_advance_does_not_loop_a_batched_sweep(
     wave.clock.set("2023-12-01T09:00:00")  # type: ignore[attr-defined]
     calls: list[int] = []
 
-    def advances_nothing(ctx: object, instance: ProcessInstance) -> timers.Fired:
+    def advances_nothing(ctx: Context, instance: ProcessInstance, flush: bool = True) -> timers.Fired:
         calls.append(instance.id)  # as if SpiffWorkflow did not fire a timer the column says is due
-        return timers.Fired(instance.id, instance.next_timer_at, True, instance.status)  # type: ignore[arg-type]
+        return timers.Fired(instance.id, instance.next_timer_at, ctx.now, True, instance.status)  # type: ignore[arg-type]
 
     monkeypatch.setattr(timers, "fire_timers_of", advances_nothing)
     sweep = TimerSweep(wave, batch=3)
@@ -144,7 +145,7 @@ def test_worker_and_sweep_options() -> None:
     parser = build_parser()
     args = parser.parse_args(["worker", "--interval", "0.5", "--batch", "200"])
     assert (args.interval, args.batch) == (0.5, 200)
-    assert parser.parse_args(["worker"]).interval == 2.0
+    assert parser.parse_args(["worker"]).interval == 1.0
     for bad in (["worker", "--interval", "0"], ["worker", "--batch", "0"]):
         with pytest.raises(SystemExit):
             parser.parse_args(bad)
