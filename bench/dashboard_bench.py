@@ -7,7 +7,9 @@ request, the whole dashboard (page plus its six chart requests, added up), and t
 for units and for groups — as the office (all clues) and as a work group (its own clues).
 The covering indexes it once tried with --indexes are in the schema since migration 0011.
 With --url it measures an already filled database instead (upgraded first), e.g. to compare
-two versions of the code on the same data.
+two versions of the code on the same data. "whole dashboard" adds up the server time of the
+page and its six chart requests (the page's script fetches the charts concurrently). Each
+block starts with the load average, since a busy machine inflates every figure.
 
 Run: .venv/bin/python bench/dashboard_bench.py [--clues 100000] [--repeat 30] [--pg URL] [--skip-pg] [--skip-sqlite]
      .venv/bin/python bench/dashboard_bench.py --url URL [--repeat 30]
@@ -15,6 +17,7 @@ Run: .venv/bin/python bench/dashboard_bench.py [--clues 100000] [--repeat 30] [-
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -43,6 +46,7 @@ def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float, list[floa
 
 def measure(app: Any, label: str, repeat: int) -> None:
     for user in ("office", "group"):
+        print(f"{label:<16} {user:<7} load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
         client = app.test_client()
         client.post("/auth/login", data={"username": user, "password": DEMO_PASSWORD})
         client.get("/dashboard/")  # warm caches (templates, statements)
