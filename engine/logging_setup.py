@@ -44,6 +44,8 @@ def configure_logging(level: str | int = "INFO", stream: IO[str] | None = None) 
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
-    for noisy in ("apscheduler", "alembic"):
+    # SpiffWorkflow logs every task state change at INFO (five lines per timer firing); the
+    # verified history already records what happened, so only its warnings and errors are kept.
+    for noisy in ("apscheduler", "alembic", "spiff"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return handler

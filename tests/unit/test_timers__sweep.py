@@ -162,6 +162,7 @@ def test_log_lines_are_json_with_the_extra_fields() -> None:
         except ValueError:
             log.exception("failed", extra={"instance_id": 7})
         logging.getLogger("apscheduler.scheduler").info("quiet")  # libraries' chatter stays out
+        logging.getLogger("spiff.task").info("State changed to READY")
     finally:
         logging.getLogger().removeHandler(handler)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
