@@ -166,7 +166,7 @@ def delay(label: str, url: str, count: int, directory: Path, lead_seconds: float
 
 
 def run(label: str, make_url: Any, args: argparse.Namespace, directory: Path, worker_counts: list[int]) -> None:
-    for workers in worker_counts:
+    for workers in worker_counts if args.count else []:
         with make_url() as url:
             throughput(label, url, args.count, workers, directory)
     if args.clues:

@@ -148,13 +148,16 @@ def task_overdue(now: datetime) -> ColumnElement[bool]:
 # --- writing -------------------------------------------------------------------------------------
 
 def working_days_of(session: Session, campaign_id: Any) -> int:
-    """The campaign's yellow threshold (an identity-map lookup after the first)."""
+    """The campaign's yellow threshold (an identity-map lookup after the first in a session)."""
     try:
         campaign = session.get(Campaign, int(campaign_id)) if campaign_id is not None else None
     except (TypeError, ValueError):
         campaign = None
     if campaign is None or campaign.yellow_working_days is None:
         return DEFAULT_YELLOW_WORKING_DAYS
+    # The identity map holds objects weakly: without a reference the campaign is dropped as
+    # soon as this returns, and every step of a timer group would query it again.
+    session.info.setdefault("chengxin.campaigns_held", {})[campaign.id] = campaign
     return campaign.yellow_working_days
 
 

@@ -13,7 +13,7 @@ from . import clue_projection, lights
 from .access import task_audience
 from .clock import as_utc, local_day_start
 from .context import Context
-from .db.models import HumanTask, InstanceStatus, ProcessInstance
+from .db.models import Clue, HumanTask, InstanceStatus, ProcessInstance
 from .taskinfo import properties, ready_user_tasks
 
 if TYPE_CHECKING:
@@ -23,6 +23,14 @@ NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=timezone.utc)
 # Built once, so SQLAlchemy keeps its cache key instead of working it out on every step.
 _ROWS_OF_INSTANCE = select(HumanTask).where(HumanTask.instance_id == bindparam("instance_id"))
 TIMER_EVENTS = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
+
+
+def hold_clues(ctx: Context, instances: list[ProcessInstance]) -> list[Clue]:
+    """Load the clue rows of many instances with one query, for a group of steps: each step's
+    `clue_of` is then answered from the session. Keep the returned list while the steps run
+    (the session holds unchanged rows only weakly)."""
+    ids = [int(i.business_key) for i in instances if (i.business_key or "").isdigit()]
+    return list(ctx.session.scalars(select(Clue).where(Clue.id.in_(ids)))) if ids else []
 
 
 def sync(ctx: Context, instance: ProcessInstance, workflow: BpmnWorkflow, step: Step) -> None:

@@ -34,6 +34,7 @@ from .db.models import TIMER_STATUSES, HumanTask, InstanceStatus, ProcessInstanc
 from .db.session import is_postgresql
 from .history import append_event, events_written_together
 from .instances import rebuild_workflow, run_step
+from .projections import hold_clues
 
 log = logging.getLogger(__name__)
 SWEPT = TIMER_STATUSES
@@ -87,6 +88,7 @@ def fire_due(transaction: Transaction, limit: int | None = None, stop: StopFlag 
                 fired: list[Fired] = []
                 instances = claim_due_instances(ctx, ctx.now, skip, size)
                 group = [instance.id for instance in instances]
+                clues = hold_clues(ctx, instances)
                 with events_written_together(ctx.session):
                     for n, instance in enumerate(instances):
                         if n and stop is not None and stop.is_set():
@@ -95,6 +97,7 @@ def fire_due(transaction: Transaction, limit: int | None = None, stop: StopFlag 
                         claimed.append(instance.id)
                         fired.append(fire_timers_of(ctx, instance, flush=False))
                 flush_in_bulk(ctx.session, insert=(HumanTask,), update_versioned=(ProcessInstance,))
+                del clues
         except Exception as exc:  # noqa: BLE001 - the group rolled back whole; find the culprit alone
             if not claimed:
                 raise
