@@ -4,26 +4,33 @@
    spot-check phase, 2023-12-01 00:00 Asia/Shanghai — advanced by `chengxin worker
    --now 2023-12-01T09:00` processes: one worker on SQLite, one and two workers on PostgreSQL.
    Figures: instances/s from the first firing to the last (and including worker start-up).
-   The instances run tests/data/timer_wave.bpmn (timer → script → user task), started through
-   the engine in one transaction; a smaller sample of real clue instances (key problems
-   approved and waiting for the spot-check phase, walked there with ClueDriver) gives the
-   in-process cost of firing the real clue process for comparison.
+   Two kinds of instance:
+   - the timer wave, tests/data/timer_wave.bpmn (timer → script → user task), started through
+     the engine in one transaction: the sweep's own cost;
+   - real clues: `--seed` key problems (default 100) walked with ClueDriver to approval, where
+     they wait for the spot-check phase, then copied to N with fresh ids, task ids and
+     re-hashed history chains (`clone_clues`). Their 11 KB workflow state makes SpiffWorkflow's
+     own load, step and save the larger part of each firing.
 2. Delay: `chengxin worker --interval 1` on the system clock, against instances due a few
    seconds ahead: fired_at − due per instance (from the timer_fired history events), and the
    worker's own firing-lag histogram scraped from its --metrics-port.
 
-Run: .venv/bin/python bench/timer_bench.py [--count 10000] [--clues 200] [--pg URL] [--skip-pg]
+Run: .venv/bin/python bench/timer_bench.py [--count 10000] [--seed 100] [--kinds wave clues] [--pg URL] [--skip-pg]
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
+import re
 import socket
 import statistics
 import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -31,10 +38,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from engine import Engine, EngineSettings, FixedClock, SystemClock  # noqa: E402
+from engine import history  # noqa: E402
 from engine.clock import parse_moment  # noqa: E402
+from engine.db.models import Clue, InstanceEvent, ProcessInstance  # noqa: E402
 from engine.db.session import make_sql_engine  # noqa: E402
 from engine.migrate import upgrade  # noqa: E402
 from tests.factories import ClueDriver, postgresql_schema, prepare_engine  # noqa: E402
@@ -50,15 +59,24 @@ def fresh(url: str) -> None:
     sql.dispose()
 
 
-def throughput(label: str, url: str, count: int, workers: int, directory: Path) -> dict[str, float]:
+def throughput(label: str, url: str, kind: str, count: int, seed: int, workers: int, directory: Path) -> None:
     fresh(url)
-    engine = Engine(EngineSettings(database_url=url), FixedClock(parse_moment("2023-11-30T09:00:00")))
     t0 = time.perf_counter()
-    deploy_wave(engine)
-    start_wave(engine, count, SPOT_CHECK_STARTS)
+    if kind == "wave":
+        engine = Engine(EngineSettings(database_url=url), FixedClock(parse_moment("2023-11-30T09:00:00")))
+        deploy_wave(engine)
+        start_wave(engine, count, SPOT_CHECK_STARTS)
+    else:
+        engine = Engine(EngineSettings(database_url=url), FixedClock(parse_moment("2023-10-17T09:00:00")))
+        prepare_engine(engine, spot_check_rate=0.0)
+        for n in range(seed):
+            clue = ClueDriver(engine, enterprise_name=f"随州市抽查样本{n}有限公司")
+            clue.to_review(key=True)
+            clue.review(approved=True)
+        clone_clues(engine, count)
     created = time.perf_counter() - t0
     sql = reader(url)
-    procs = [Worker(url, directory, f"{label}-{workers}-{n}", now=WORKER_NOW, interval=0.5, batch=500).start()
+    procs = [Worker(url, directory, f"{label}-{kind}-{workers}-{n}", now=WORKER_NOW, interval=0.5, batch=500).start()
              for n in range(workers)]
     try:
         launched = time.perf_counter()
@@ -75,46 +93,74 @@ def throughput(label: str, url: str, count: int, workers: int, directory: Path) 
             time.sleep(0.1)  # a count over the history every poll: often enough, not so often it slows the worker
         finished = time.perf_counter()
         exits = [w.stop() for w in procs]
-        states = instance_states(sql)
+        if kind == "wave":
+            states = instance_states(sql)
+            assert {s["fired"] for s in states.values()} == {1} and not half_written(states), "exactly once broken"
+        else:
+            with sql.connect() as conn:
+                stages = dict(conn.execute(text("SELECT stage, count(*) FROM clue GROUP BY stage")).all())
+            assert stages == {"spot_check": count}, stages
     finally:
         for w in procs:
             w.kill()
         sql.dispose()
     assert sum(e["advanced"] for e in exits) == count
-    assert {s["fired"] for s in states.values()} == {1} and not half_written(states), "exactly once broken"
     verified = engine.verify_history()
     engine.dispose()
     assert verified["intact"], verified
     assert first is not None
     rate = count / (finished - first)
-    print(f"{label:<11} {workers} worker(s)  {count:,} instances: {finished - first:6.1f} s from first to last firing "
-          f"= {rate:6.0f} instances/s  ({count / (finished - launched):.0f}/s including start-up; "
-          f"split {[e['advanced'] for e in exits]}; created in {created:.0f} s)", flush=True)
-    return {"rate": rate}
+    what = "timer wave" if kind == "wave" else "real clues"
+    print(f"{label:<11} {what:<10} {workers} worker(s)  {count:,} instances: {finished - first:6.1f} s from first to "
+          f"last firing = {rate:6.0f} instances/s  ({count / (finished - launched):.0f}/s including start-up; "
+          f"split {[e['advanced'] for e in exits]}; made in {created:.0f} s)", flush=True)
 
 
-def real_clues(label: str, url: str, clues: int) -> None:
-    """In-process: the real clue process waking at the spot-check phase."""
-    fresh(url)
-    engine = Engine(EngineSettings(database_url=url), FixedClock(parse_moment("2023-10-17T09:00:00")))
-    prepare_engine(engine, spot_check_rate=0.0)
-    t0 = time.perf_counter()
-    for n in range(clues):
-        clue = ClueDriver(engine, enterprise_name=f"随州市抽查样本{n}有限公司")
-        clue.to_review(key=True)
-        clue.review(approved=True)
-    walked = time.perf_counter() - t0
-    engine.clock.set(parse_moment("2023-12-01T09:00:00"))  # type: ignore[attr-defined]
-    t0 = time.perf_counter()
-    fired = engine.fire_due_timers()
-    elapsed = time.perf_counter() - t0
+def clone_clues(engine: Engine, target: int) -> None:
+    """Copy the waiting clue instances until `target` exist: new clue and instance ids, new
+    SpiffWorkflow task ids in the state, and each copy's history chain hashed afresh."""
     with engine.transaction() as ctx:
-        stages = dict(ctx.session.execute(text("SELECT stage, count(*) FROM clue GROUP BY stage")).all())
-    engine.dispose()
-    assert fired == clues and stages.get("spot_check") == clues, (fired, stages)
-    print(f"{label:<11} real clue process, {clues} key problems at the spot-check phase, in-process: "
-          f"{clues / elapsed:6.0f} instances/s ({elapsed / clues * 1000:.1f} ms each; walking them there took "
-          f"{walked:.0f} s)", flush=True)
+        session = ctx.session
+        templates = list(session.scalars(select(ProcessInstance).where(ProcessInstance.business_key.is_not(None))))
+        clues = {c.instance_id: c for c in session.scalars(select(Clue))}
+        events = {i.id: list(session.scalars(select(InstanceEvent).where(InstanceEvent.instance_id == i.id)
+                                             .order_by(InstanceEvent.seq))) for i in templates}
+        instance_columns = [c.key for c in ProcessInstance.__table__.columns]
+        clue_columns = [c.key for c in Clue.__table__.columns]
+        next_instance = session.scalar(select(func.max(ProcessInstance.id))) + 1
+        next_clue = session.scalar(select(func.max(Clue.id))) + 1
+        made = len(templates)
+        instances, clue_rows, event_rows = [], [], []
+        while made < target:
+            for template in templates:
+                if made >= target:
+                    break
+                old_clue = clues[template.id]
+                state = template.state
+                for task_id in json.loads(state)["tasks"]:
+                    state = state.replace(task_id, str(uuid.uuid4()))
+                state = re.sub(rf'"clue_id": {old_clue.id}\b', f'"clue_id": {next_clue}', state)
+                head = None
+                for event in events[template.id]:
+                    row = {c.key: getattr(event, c.key) for c in InstanceEvent.__table__.columns if c.key != "id"}
+                    row.update(instance_id=next_instance, prev_hash=head)
+                    row["hash"] = head = hashlib.new(row["hash_alg"], history._canonical(row)).hexdigest()
+                    event_rows.append(row)
+                instances.append({k: getattr(template, k) for k in instance_columns}
+                                 | {"id": next_instance, "business_key": str(next_clue), "state": state,
+                                    "history_head": head})
+                clue_rows.append({k: getattr(old_clue, k) for k in clue_columns}
+                                 | {"id": next_clue, "instance_id": next_instance,
+                                    "enterprise_name": f"{old_clue.enterprise_name}·{next_clue}"})
+                next_instance, next_clue, made = next_instance + 1, next_clue + 1, made + 1
+            if len(instances) >= 2000 or made >= target:
+                session.execute(insert(ProcessInstance.__table__), instances)
+                session.execute(insert(Clue.__table__), clue_rows)
+                session.execute(insert(InstanceEvent.__table__), event_rows)
+                instances, clue_rows, event_rows = [], [], []
+        if session.get_bind().dialect.name == "postgresql":
+            for table in ("process_instance", "clue"):
+                session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
 
 
 def free_port() -> int:
@@ -166,12 +212,10 @@ def delay(label: str, url: str, count: int, directory: Path, lead_seconds: float
 
 
 def run(label: str, make_url: Any, args: argparse.Namespace, directory: Path, worker_counts: list[int]) -> None:
-    for workers in worker_counts if args.count else []:
-        with make_url() as url:
-            throughput(label, url, args.count, workers, directory)
-    if args.clues:
-        with make_url() as url:
-            real_clues(label, url, args.clues)
+    for kind in args.kinds if args.count else []:
+        for workers in worker_counts:
+            with make_url() as url:
+                throughput(label, url, kind, args.count, args.seed, workers, directory)
     for count in args.delay_counts:
         with make_url() as url:
             delay(label, url, count, directory)
@@ -180,7 +224,8 @@ def run(label: str, make_url: Any, args: argparse.Namespace, directory: Path, wo
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=10_000)
-    parser.add_argument("--clues", type=int, default=200, help="real clue instances for the comparison (0: skip)")
+    parser.add_argument("--seed", type=int, default=100, help="real clues walked through the engine, then copied")
+    parser.add_argument("--kinds", nargs="*", choices=("wave", "clues"), default=["wave", "clues"])
     parser.add_argument("--delay-counts", type=int, nargs="*", default=[100, 1000])
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--skip-pg", action="store_true")
