@@ -88,7 +88,7 @@ def fire_due(transaction: Transaction, limit: int | None = None, stop: StopFlag 
                 fired: list[Fired] = []
                 instances = claim_due_instances(ctx, ctx.now, skip, size)
                 group = [instance.id for instance in instances]
-                clues = hold_clues(ctx, instances)
+                clues = hold_clues(ctx, instances)  # referenced until the group is written
                 with events_written_together(ctx.session):
                     for n, instance in enumerate(instances):
                         if n and stop is not None and stop.is_set():
