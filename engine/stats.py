@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Integer, Select, case, cast, func, literal, literal_column, or_, select, text
+from sqlalchemy import ColumnElement, Date, Integer, Select, and_, case, cast, func, literal, literal_column, or_, select, text
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.orm import Session
 
@@ -85,10 +85,18 @@ def query_of(filters: dict[str, Any] | None) -> LedgerQuery:
 
 
 def light_key(now: datetime) -> ColumnElement[Any]:
-    """SQL: the clue's light at `now`, the same rule as the ledger's light filter."""
-    overdue = lights.clue_overdue(now)
-    return case(*((lights.light_is(value, Clue.light, Clue.light_changes_at, overdue, now), literal(value))
-                  for value in lights.LIGHTS), else_=None)
+    """SQL: the clue's light at `now`, the same rule as the ledger's light filter
+    (`lights.light_is`, whose three conditions exclude one another), asked in the order that
+    costs a row the fewest comparisons: a row whose change moment has not passed (or that has
+    none) keeps its stored light; one past it is red if it was red or its deadline day is over,
+    yellow if it was green and the deadline day is not over, and has no light otherwise (a
+    deadline it does not have is not over either: unknown is no). The tests compare every light's
+    figure with the ledger's rows, stale lights included."""
+    past = lights.clue_overdue(now)
+    moved_on = case((or_(Clue.light == lights.RED, past), literal(lights.RED)),
+                    (and_(Clue.light == lights.GREEN, ~past), literal(lights.YELLOW)), else_=None)
+    return case((Clue.light_changes_at <= now, moved_on),
+                (Clue.light.in_(lights.LIGHTS), Clue.light), else_=None)
 
 
 def key_column(by: str, now: datetime) -> ColumnElement[Any]:
