@@ -254,7 +254,8 @@ def _fold(rows: list[Any], first: date, weeks: int) -> tuple[dict[str, Any], lis
         rejected += n if stage == "rejected" else 0
         overdue += n if stage in OPEN_STAGES and yes(past) else 0
         red += n if light == lights.RED or (yes(stale) and yes(past)) else 0
-        yellow += n if (light == lights.YELLOW and not yes(stale)) or (light == lights.GREEN and yes(stale) and no(past)) else 0
+        yellow += n if ((light == lights.YELLOW and not yes(stale))
+                        or (light == lights.GREEN and yes(stale) and no(past))) else 0
         green += n if light == lights.GREEN and not yes(stale) else 0
         listed += n if yes(is_listed) else 0
         referred += n if yes(is_referred) else 0
@@ -341,8 +342,9 @@ def weekly_trend(ctx: Context, username: str, filters: dict[str, Any] | None = N
         # SQLite sorts to group: two narrow queries are cheaper there than the two keys at once,
         # and its date function a little cheaper than the comparisons of `week_index`.
         series = []
+        closed_since = (Clue.stage == "closed") & (Clue.closed_at >= bounds[0])
         for name, column, condition in (("registered", Clue.created_at, Clue.created_at >= bounds[0]),
-                                        ("closed", Clue.closed_at, (Clue.stage == "closed") & (Clue.closed_at >= bounds[0]))):
+                                        ("closed", Clue.closed_at, closed_since)):
             monday = func.date(column, "+8 hours", "weekday 0", "-6 days").label("week")
             series += [(name, (date.fromisoformat(value) - first).days // 7, n) for value, n in ctx.session.execute(
                 on_dashboard_index(select(monday, func.count()).where(*where, condition).group_by(monday), user))]
