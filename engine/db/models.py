@@ -180,7 +180,7 @@ class Clue(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[Optional[int]] = mapped_column(ForeignKey("process_instance.id"), unique=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
-    source: Mapped[Code] = mapped_column(index=True)
+    source: Mapped[Code]
     enterprise_name: Mapped[Text200]
     uscc: Mapped[Optional[str]] = mapped_column(String(18), index=True)
     debtor: Mapped[Text200]
@@ -190,14 +190,14 @@ class Clue(Base):
     complainant_name: Mapped[Optional[Text200]]
     complainant_phone: Mapped[Optional[Code]]
     county: Mapped[Optional[Text200]]
-    category: Mapped[Optional[Code]] = mapped_column(index=True)
+    category: Mapped[Optional[Code]]
     level: Mapped[Optional[Code]]
     key_problem: Mapped[bool] = mapped_column(default=False)
     work_group: Mapped[Optional[Code]] = mapped_column(index=True)
     lead_units: Mapped[Optional[list[Any]]]
     responsible_unit: Mapped[Optional[Code]] = mapped_column(index=True)
     deadline: Mapped[Optional[date]] = mapped_column(index=True)
-    stage: Mapped[Code] = mapped_column(index=True)
+    stage: Mapped[Code]
     referred: Mapped[bool] = mapped_column(default=False)
     sendback_count: Mapped[int] = mapped_column(default=0)
     spot_check_selected: Mapped[Optional[bool]]
