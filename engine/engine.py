@@ -138,6 +138,12 @@ class Engine:
         """Advance every instance with a due timer, a group of them per transaction (timers.py)."""
         return timers.fire_due(self.transaction, limit, stop, skip)
 
+    def seconds_to_next_timer(self) -> float | None:
+        """How long, by this engine's clock, until the next timer falls due (None: no timer waits)."""
+        with self.transaction() as ctx:
+            due = timers.next_due(ctx, ctx.now)
+            return (due - ctx.now).total_seconds() if due is not None else None
+
     # --- history ---------------------------------------------------------------------------
     def verify_history(self) -> dict[str, Any]:
         with self.transaction() as ctx:

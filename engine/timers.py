@@ -173,6 +173,11 @@ def claim_due_instances(ctx: Context, now: datetime, skip: set[int], limit: int,
     return list(ctx.session.scalars(query, {"now": now, "limit": limit}))
 
 
+def next_due(ctx: Context, now: datetime) -> datetime | None:
+    """The earliest timer still to come (after `now`) of an instance whose timers fire."""
+    return ctx.session.scalar(_NEXT_DUE, {"now": now})
+
+
 def _claim_query(postgresql: bool) -> Select[tuple[ProcessInstance]]:
     # The status test is an expression no index serves, so the planner walks the due index in
     # order and stops after `limit` rows; SQLite would otherwise pick the status index (every
@@ -189,6 +194,11 @@ def _claim_query(postgresql: bool) -> Select[tuple[ProcessInstance]]:
 # Built once: a statement object that is reused keeps its SQL cache key, which SQLAlchemy would
 # otherwise work out again on every claim (a sizeable part of a claim's cost).
 _CLAIM_SQLITE, _CLAIM_PG = _claim_query(False), _claim_query(True)
+# The same walk of the due index, upwards from now, to the first instance whose timers fire.
+_NEXT_DUE = (select(ProcessInstance.next_timer_at)
+             .where(ProcessInstance.next_timer_at > bindparam("now"),
+                    type_coerce(ProcessInstance.status, String).concat("").in_([s.value for s in SWEPT]))
+             .order_by(ProcessInstance.next_timer_at).limit(1))
 
 
 def fire_timers_of(ctx: Context, instance: ProcessInstance, flush: bool = True) -> Fired:

@@ -141,6 +141,29 @@ def test_the_running_scheduler_fires_within_two_seconds_of_due(database_url: str
         engine.dispose()
 
 
+def test_the_scheduler_wakes_at_the_next_timer_instead_of_waiting_out_its_interval(database_url: str) -> None:
+    engine = Engine(EngineSettings(database_url=database_url), SystemClock())
+    try:
+        deploy_wave(engine)
+        due = engine.clock.now() + timedelta(seconds=2)
+        start_wave(engine, 5, due.isoformat())
+        stop = threading.Event()
+        scheduler = start_in_background(engine, interval_seconds=30, stop=stop)  # sweeps once at start
+        try:
+            deadline = time.monotonic() + 10  # far less than the interval
+            while time.monotonic() < deadline and sweep_of(scheduler).advanced_total < 5:  # type: ignore[union-attr]
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            scheduler.shutdown(wait=True)
+        with engine.transaction() as ctx:
+            fired = list(ctx.session.scalars(select(InstanceEvent.at).where(InstanceEvent.kind == "timer_fired")))
+        lags = [(at - due).total_seconds() for at in fired]
+        assert len(fired) == 5 and min(lags) > 0 and max(lags) < 0.5, lags
+    finally:
+        engine.dispose()
+
+
 def test_worker_and_sweep_options() -> None:
     parser = build_parser()
     args = parser.parse_args(["worker", "--interval", "0.5", "--batch", "200"])
