@@ -79,8 +79,14 @@ def run(label: str, url: str, clues: int, repeat: int, fill: bool = True) -> Non
         copy_in_bulk(engine, clues)
         # What autovacuum does after a bulk load (it is off on this machine's PostgreSQL): fresh
         # statistics, and on PostgreSQL a visibility map, without which no scan is index-only.
-        with engine.sql_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE" if conn.dialect.name == "postgresql" else "ANALYZE")
+        # VACUUM cannot run in a transaction; SQLite's ANALYZE must (the engine's connections
+        # always BEGIN, and closing one rolls back what was not committed).
+        if engine.sql_engine.dialect.name == "postgresql":
+            with engine.sql_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE")
+        else:
+            with engine.transaction() as ctx:
+                ctx.session.connection().exec_driver_sql("ANALYZE")
         print(f"{label}: filled {clues:,} clues in {time.perf_counter() - t0:.0f} s", flush=True)
     measure(app, label, repeat)
     engine.dispose()

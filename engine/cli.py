@@ -11,7 +11,7 @@ from typing import Any
 
 from .clock import FixedClock, SystemClock, parse_moment
 from .engine import Engine
-from .scheduler import DEFAULT_INTERVAL
+from .timers import DEFAULT_INTERVAL
 from .errors import Conflict, DefinitionRejected, EngineError, Forbidden, ValidationFailed
 from .settings import EngineSettings, default_database_url
 

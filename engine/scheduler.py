@@ -1,15 +1,17 @@
 """APScheduler wiring only: one interval job that asks the engine to fire due timers.
 
 The job holds no state that matters (the database's `next_timer_at` column is the truth), so
-losing the scheduler loses nothing. After each sweep it looks up the next timer to come and,
-if that falls due before the next interval, moves its own next run to that moment: a timer
-then fires within a few hundredths of a second of due instead of up to an interval late; `max_instances=1` keeps sweeps in one process from
+losing the scheduler loses nothing; `max_instances=1` keeps sweeps in one process from
 overlapping, and several processes may sweep at once (`timers.py`). A sweep works through
 every due instance, in batches of `batch` when given; the engine advances them a group per
 transaction (`timers.py`).
 
-`run_worker` (for `chengxin worker`) stops on SIGTERM or SIGINT after the instance in hand: its group
-is committed with the instances done so far. The signal only sets a flag that the sweep
+After each sweep the job looks up the next timer to come and, if that falls due before the
+job's next run, moves the run to that moment: a timer then fires within a few hundredths of a
+second of due instead of up to an interval late.
+
+`run_worker` (for `chengxin worker`) stops on SIGTERM or SIGINT after the instance in hand: its
+group is committed with the instances done so far. The signal only sets a flag that the sweep
 checks between instances.
 """
 from __future__ import annotations
@@ -28,12 +30,10 @@ from apscheduler.schedulers.base import BaseScheduler
 from . import metrics
 from .clock import SHANGHAI
 from .engine import Engine
+from .timers import DEFAULT_INTERVAL
 
 log = logging.getLogger(__name__)
 JOB_ID = "fire_due_timers"
-# A timer is due at most this long before a sweep notices it; a sweep with nothing due is one
-# indexed query, so sweeping every second costs next to nothing.
-DEFAULT_INTERVAL = 1.0
 # Other periodic jobs (lights, reminders, e-mail) join a scheduler through these: each is
 # called with the scheduler before it starts, e.g. `lambda s: lights.register_jobs(s, engine)`.
 JobRegistrar = Callable[[BaseScheduler], None]
@@ -104,11 +104,16 @@ class TimerSweep:
         if self.scheduler is None or self.stop.is_set():
             return
         delay = self.engine.seconds_to_next_timer()
-        # Only a timer due before the next interval moves the run; with a frozen clock (--now)
-        # the next timer is either due already (the next sweep takes it) or far away.
-        if delay is not None and 0 < delay < self.interval:
-            # Due means strictly past (timers.claim_due_instances), hence the small margin.
-            self.scheduler.modify_job(JOB_ID, next_run_time=datetime.now(SHANGHAI) + timedelta(seconds=delay + 0.01))
+        # With a frozen clock (--now) the next timer is either due already (the next sweep takes
+        # it) or far away; only one within an interval can come before the next run.
+        if delay is None or not 0 < delay < self.interval:
+            return
+        # Due means strictly past (timers.claim_due_instances), hence a margin; at least 50 ms
+        # ahead, so that this run has ended (max_instances=1) when the moved one comes due.
+        wake = datetime.now(SHANGHAI) + timedelta(seconds=max(delay, 0.05) + 0.01)
+        job = self.scheduler.get_job(JOB_ID)
+        if job is not None and (job.next_run_time is None or wake < job.next_run_time):
+            job.modify(next_run_time=wake)
 
     def state(self, scheduler: BackgroundScheduler | None = None) -> dict[str, Any]:
         """What /healthz shows of an in-process scheduler."""

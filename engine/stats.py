@@ -56,9 +56,9 @@ def on_dashboard_index(statement: Select[Any], user: User, by: str | None = None
     """`statement` (an aggregate over clue) made to read the covering index that fits the
     user's scope on SQLite.
 
-    Why force it: given the choice, SQLite's planner takes the one-column index of a GROUP BY
-    key (ix_clue_category …) to skip a sort, or an index on a filter column (deadline <), and
-    then fetches each wide clue row (2–4× slower), or scans the table. With the covering index a
+    Why force it: given the choice, SQLite's planner takes an index led by a GROUP BY key
+    (ix_clue_category_money …) to skip a sort, or an index on a filter column (deadline <),
+    and then fetches each wide clue row (2–4× slower), or scans the table. With the covering index a
     figure costs at most one scan of that index, whatever the filters. PostgreSQL plans well
     on its own (no hint).
     """

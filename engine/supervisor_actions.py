@@ -10,7 +10,7 @@ reopen and retry; only the supervisor terminates; the administrator may also ret
 error is usually a technical fault). Discipline inspectors and group heads look, they do not
 act here.
 
-A suspended instance fires no timers (timers.claim_due_instance and the ladder only sweep
+A suspended instance fires no timers (timers.claim_due_instances and the ladder only sweep
 running and waiting instances) and refuses task completion (tasks.complete_task); resuming
 advances it at once, so a timer that fell due meanwhile fires then.
 """

@@ -25,13 +25,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Integer, Select, String, bindparam, select, type_coerce
+from sqlalchemy import ColumnElement, Integer, Select, String, bindparam, select, type_coerce
+from sqlalchemy.exc import OperationalError
 
 from . import metrics
 from .context import Context
 from .db.bulk import flush_in_bulk
 from .db.models import TIMER_STATUSES, HumanTask, InstanceStatus, ProcessInstance
 from .db.session import is_postgresql
+from .errors import Conflict
 from .history import append_event, events_written_together
 from .instances import rebuild_workflow, run_step
 from .projections import hold_clues
@@ -39,9 +41,13 @@ from .projections import hold_clues
 log = logging.getLogger(__name__)
 SWEPT = TIMER_STATUSES
 # Instances per transaction. Larger groups gain little past this, and a group holds its row
-# locks (and, on SQLite, the write lock) until it commits: at about 1 ms an instance a person
-# completing a task on a claimed instance waits a tenth of a second at most.
+# locks (and, on SQLite, the database's one write lock) until it commits: 0.1 s for simple
+# instances, about 0.18 s for clues (1.6-1.8 ms each), which is how long a person completing a
+# task waits at most while a wave of timers fires.
 GROUP_SIZE = 100
+# The scheduler's default interval, the longest a sweep waits; a sweep with nothing due is two
+# short indexed reads (the claim and the next timer), so sweeping every second costs little.
+DEFAULT_INTERVAL = 1.0
 
 
 class StopFlag(Protocol):
@@ -98,15 +104,17 @@ def fire_due(transaction: Transaction, limit: int | None = None, stop: StopFlag 
                         fired.append(fire_timers_of(ctx, instance, flush=False))
                 flush_in_bulk(ctx.session, insert=(HumanTask,), update_versioned=(ProcessInstance,))
                 del clues
+        except OperationalError:
+            raise  # the database is unreachable or refused the transaction: the rows stay due
         except Exception as exc:  # noqa: BLE001 - the group rolled back whole; find the culprit alone
-            if not claimed:
+            if not group:
                 raise
             log.warning("a group of %d instances failed (%s: %s); advancing them one per transaction",
                         len(group), type(exc).__name__, exc,
                         extra={"event": "timer_group_failed", "instances": len(group)})
             if not stopping:
                 claimed = group
-            fired = _fire_one_by_one(transaction, claimed, skip)
+            fired = _fire_one_by_one(transaction, claimed, skip, stop)
         claimed_total += len(claimed)
         advanced += len(fired)
         for result in fired:
@@ -116,14 +124,13 @@ def fire_due(transaction: Transaction, limit: int | None = None, stop: StopFlag 
     return advanced
 
 
-def _fire_one_by_one(transaction: Transaction, ids: list[int], skip: set[int]) -> list[Fired]:
+def _fire_one_by_one(transaction: Transaction, ids: list[int], skip: set[int], stop: StopFlag | None) -> list[Fired]:
     """Advance each of `ids` that is still due in its own transaction; a failing one goes to the
     error state, one whose lock or connection is lost waits for the next sweep."""
-    from sqlalchemy.exc import OperationalError
-
-    from .errors import Conflict
-    fired = []
+    fired: list[Fired] = []
     for instance_id in ids:
+        if fired and stop is not None and stop.is_set():
+            break
         try:
             with transaction() as ctx:
                 claimed = claim_due_instances(ctx, ctx.now, skip, 1, among=[instance_id])
@@ -178,14 +185,18 @@ def next_due(ctx: Context, now: datetime) -> datetime | None:
     return ctx.session.scalar(_NEXT_DUE, {"now": now})
 
 
+def _timers_fire() -> ColumnElement[bool]:
+    # The status test is an expression no index serves (see _claim_query).
+    return type_coerce(ProcessInstance.status, String).concat("").in_([s.value for s in SWEPT])
+
+
 def _claim_query(postgresql: bool) -> Select[tuple[ProcessInstance]]:
     # The status test is an expression no index serves, so the planner walks the due index in
     # order and stops after `limit` rows; SQLite would otherwise pick the status index (every
     # instance is running or waiting) and sort the whole table on every claim. Ordering by
     # the indexed column alone (no tie-breaker) lets PostgreSQL stop early too.
-    status = type_coerce(ProcessInstance.status, String).concat("")
     query = (select(ProcessInstance)
-             .where(ProcessInstance.next_timer_at < bindparam("now"), status.in_([s.value for s in SWEPT]))
+             .where(ProcessInstance.next_timer_at < bindparam("now"), _timers_fire())
              .order_by(ProcessInstance.next_timer_at).limit(bindparam("limit", type_=Integer))
              .execution_options(populate_existing=True))
     return query.with_for_update(skip_locked=True) if postgresql else query
@@ -196,8 +207,7 @@ def _claim_query(postgresql: bool) -> Select[tuple[ProcessInstance]]:
 _CLAIM_SQLITE, _CLAIM_PG = _claim_query(False), _claim_query(True)
 # The same walk of the due index, upwards from now, to the first instance whose timers fire.
 _NEXT_DUE = (select(ProcessInstance.next_timer_at)
-             .where(ProcessInstance.next_timer_at > bindparam("now"),
-                    type_coerce(ProcessInstance.status, String).concat("").in_([s.value for s in SWEPT]))
+             .where(ProcessInstance.next_timer_at > bindparam("now"), _timers_fire())
              .order_by(ProcessInstance.next_timer_at).limit(1))
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine import cli as engine_cli
-from engine.scheduler import DEFAULT_INTERVAL
+from engine.timers import DEFAULT_INTERVAL
 
 log = logging.getLogger("chengxin.serve")
 
@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--no-scheduler", action="store_true", help="when `chengxin worker` runs elsewhere")
     parser.add_argument("--sweep-interval", type=engine_cli.positive_float, default=DEFAULT_INTERVAL,
-                        help="seconds between timer sweeps of the in-process scheduler (default 1)")
+                        help=f"seconds between timer sweeps of the in-process scheduler (default {DEFAULT_INTERVAL:g})")
     parser.add_argument("--batch", type=engine_cli.positive_int, default=None,
                         help="instances per batch within a sweep (default: all due at once)")
     parser.add_argument("--log-level", default=os.environ.get("CHENGXIN_LOG_LEVEL", "INFO"))

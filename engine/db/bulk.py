@@ -32,9 +32,13 @@ def _insert_new(session: Session, objects: list[Any]) -> None:
     groups: dict[tuple[Any, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
     for obj in objects:
         state = inspect(obj)
-        # Only the attributes that were set: an absent one must get its column default.
-        values = {prop.columns[0].key: state.dict[prop.key] for prop in state.mapper.column_attrs
-                  if prop.key in state.dict}
+        # As the ORM does: an attribute never set, or set to None, is left out so that its column
+        # default applies (or NULL), except where the type stores None itself (JSON's null).
+        values = {}
+        for prop in state.mapper.column_attrs:
+            column, value = prop.columns[0], state.dict.get(prop.key)
+            if prop.key in state.dict and (value is not None or column.type.should_evaluate_none):
+                values[column.key] = value
         groups[(state.mapper.local_table, tuple(sorted(values)))].append(values)
     for obj in objects:
         session.expunge(obj)

@@ -33,7 +33,8 @@ class InstanceStatus(str, enum.Enum):
     terminated = "terminated"
 
 
-# The statuses whose timers fire: a suspended, failed or finished instance's wait.
+# The statuses whose timers fire. A suspended or failed instance's timers wait (they fire once it
+# is resumed or retried); a finished instance has none.
 TIMER_STATUSES = (InstanceStatus.running, InstanceStatus.waiting)
 
 

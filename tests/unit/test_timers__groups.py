@@ -6,12 +6,13 @@ import logging
 
 import pytest
 from sqlalchemy import event, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import Engine
 from engine import timers
 from engine.db import bulk
-from engine.db.models import HumanTask, InstanceEvent, ProcessInstance
+from engine.db.models import InstanceStatus, Notification, ProcessInstance
 
 from ..timer_wave import deploy_wave, half_written, instance_states, reader, start_wave
 
@@ -82,6 +83,32 @@ def test_a_group_that_fails_to_write_is_redone_one_instance_per_transaction(
     assert wave.verify_history()["intact"] is True
 
 
+def test_a_lost_database_ends_the_sweep_and_leaves_every_instance_due(
+        wave: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    start_wave(wave, 10, DUE)
+    wave.clock.set("2023-12-01T09:00:00")  # type: ignore[attr-defined]
+    real = timers.fire_timers_of
+    calls = 0
+
+    def connection_lost(*args: object, **kwargs: object) -> timers.Fired:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(timers, "fire_timers_of", connection_lost)
+    with pytest.raises(OperationalError):
+        wave.fire_due_timers()
+    assert calls == 3  # not retried instance by instance against a database that is gone
+    with wave.transaction() as ctx:
+        statuses = set(ctx.session.scalars(select(ProcessInstance.status)))
+    assert statuses == {InstanceStatus.waiting}  # none parked as broken, none half-advanced
+    monkeypatch.setattr(timers, "fire_timers_of", real)
+    assert wave.fire_due_timers() == 10
+    assert_each_fired_once(database_url, 10)
+
+
 def test_a_stop_ends_the_group_after_the_instance_in_hand_and_keeps_what_is_done(
         wave: Engine, database_url: str) -> None:
     start_wave(wave, 20, DUE)
@@ -120,22 +147,22 @@ def test_bulk_writes_check_the_version_each_row_was_read_with(wave: Engine) -> N
         assert ctx.session.scalars(select(ProcessInstance.error_message)).all() == [None, None]
 
 
-def test_bulk_writes_raise_the_version_and_let_columns_take_their_defaults(wave: Engine) -> None:
+def test_bulk_writes_raise_the_version_and_leave_unset_columns_to_their_defaults(wave: Engine) -> None:
     (instance_id,) = start_wave(wave, 1, DUE)
     with wave.transaction() as ctx:
         row = ctx.session.get(ProcessInstance, instance_id)
         assert row is not None
         version = row.version
         row.error_message = "noted"
-        ctx.session.add(HumanTask(id="00000000-0000-0000-0000-000000000001", instance_id=instance_id,
-                                  spec_name="Task_x", title="x", audience="user:x", sort_due=ctx.now,
-                                  created_at=ctx.now))
-        bulk.flush_in_bulk(ctx.session, insert=(HumanTask,), update_versioned=(ProcessInstance,))
+        ctx.session.add_all([
+            Notification(username="u1", kind="k", title="body never set", created_at=ctx.now),
+            Notification(username="u2", kind="k", title="body set to None", body=None, created_at=ctx.now),
+            Notification(username="u3", kind="k", title="body given", body="text", created_at=ctx.now)])
+        bulk.flush_in_bulk(ctx.session, insert=(Notification,), update_versioned=(ProcessInstance,))
         assert not ctx.session.new and not ctx.session.dirty
     with wave.transaction() as ctx:
         again = ctx.session.get(ProcessInstance, instance_id)
-        task = ctx.session.get(HumanTask, "00000000-0000-0000-0000-000000000001")
-        assert again is not None and task is not None
+        assert again is not None
         assert (again.version, again.error_message) == (version + 1, "noted")
-        assert task.claimed_by is None and task.light is None
-        assert ctx.session.scalar(select(InstanceEvent.id).where(InstanceEvent.instance_id == instance_id)) is not None
+        bodies = dict(ctx.session.execute(select(Notification.username, Notification.body)).tuples().all())
+        assert bodies == {"u1": "", "u2": "", "u3": "text"}  # the column default "", as the ORM would write

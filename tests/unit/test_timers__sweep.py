@@ -58,7 +58,7 @@ def test_failing_instances_go_to_error_and_the_sweep_continues(wave: Engine, dat
     with wave.transaction() as ctx:  # a blob that no longer loads: the advance itself raises
         ctx.session.execute(update(ProcessInstance).where(ProcessInstance.id == corrupt).values(state="{not json"))
     wave.clock.set("2023-12-01T09:00:00")  # type: ignore[attr-defined]
-    with caplog.at_level(logging.WARNING, logger="engine.engine"):
+    with caplog.at_level(logging.WARNING, logger="engine.timers"):
         assert wave.fire_due_timers() == 6  # five good ones and the script failure; the corrupt one failed
     assert wave.fire_due_timers() == 0      # neither failure is retried forever
     with wave.transaction() as ctx:
