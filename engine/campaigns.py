@@ -30,6 +30,7 @@ DEFAULT_SPOT_CHECK_RATE = 0.3
 DEFAULT_MAX_SENDBACKS = 5
 # Instances rescheduled per transaction after a calendar change (~8 ms each).
 BATCH_SIZE = 100
+CARRY_OVER = "carry_over"  # CalendarChange.kind of carrying open clues into a new campaign
 # The phase dates, in the order the phases follow each other.
 PHASES = ("starts_on", "investigation_ends_on", "rectification_ends_on", "spot_check_starts_on",
           "spot_check_ends_on", "ends_on")
@@ -254,7 +255,8 @@ def calendar_changes(ctx: Context, username: str, limit: int = 5) -> list[dict[s
 
 
 def change_progress(change: CalendarChange) -> dict[str, Any]:
-    return {"id": change.id, "at": change.at.isoformat(), "actor": change.actor, "phases": change.phases,
+    return {"id": change.id, "kind": change.kind, "from_campaign": change.from_campaign_id,
+            "at": change.at.isoformat(), "actor": change.actor, "phases": change.phases,
             "total": change.total, "done": change.done, "updated": change.updated, "timers": change.timers,
             "failures": dict(change.failures), "pending": _pending(change),
             "finished_at": change.finished_at.isoformat() if change.finished_at else None}
@@ -283,18 +285,26 @@ def _reschedule(ctx: Context, change: CalendarChange, campaign: Campaign, limit:
     # The campaign's values now, not those of the change: an older change still in progress
     # must not put back a date that a newer change has moved again.
     values = {name: current[name] for name in change.variables}
-    ids = phase_timers.instances_of_campaign(ctx, campaign.id, after=change.cursor, limit=limit)
+    carry = change.kind == CARRY_OVER
+    ids = phase_timers.instances_of_campaign(ctx, campaign.id, after=change.cursor, limit=limit, clues_only=carry)
     failures = dict(change.failures)
+    if carry:
+        # Only instances still on the old campaign's variables: a clue registered in the new
+        # campaign after it opened is listed too, and is left alone.
+        kind, record, of_campaign = ("carried_over", {"from_campaign": change.from_campaign_id,
+                                                      "to_campaign": campaign.id}, change.from_campaign_id)
+    else:
+        kind, record, of_campaign = ("calendar_changed", {"campaign_id": campaign.id, "phases": change.phases,
+                                                          "change_id": change.id}, campaign.id)
     for instance_id in ids:
-        record = {"campaign_id": campaign.id, "phases": change.phases, "change_id": change.id}
         if strict:
             done = phase_timers.move_variables(ctx, instance_id, values, change.actor, change.actor_role,
-                                               "calendar_changed", record, campaign_id=campaign.id)
+                                               kind, record, campaign_id=of_campaign, always_record=carry)
         else:
             try:
                 with ctx.session.begin_nested():
                     done = phase_timers.move_variables(ctx, instance_id, values, change.actor, change.actor_role,
-                                                       "calendar_changed", record, campaign_id=campaign.id)
+                                                       kind, record, campaign_id=of_campaign, always_record=carry)
             except EngineError as exc:
                 failures[str(instance_id)] = str(exc)[:500]
                 done = None
@@ -314,10 +324,13 @@ def open_next_campaign(ctx: Context, username: str, calendar: dict[str, Any], ca
     """Open a new campaign (e.g. from `template_for(year)`), make it current and, with
     `carry_over`, move the previous campaign's open clues into it.
 
-    Each carried clue keeps its instance and history: the clue row points at the new campaign,
-    the instance gets the new campaign's variables (timers waiting for a phase follow the new
-    calendar) and records `carried_over`. Options: spot_check_rate, max_sendbacks,
-    yellow_working_days (default: the previous campaign's).
+    Each carried clue keeps its instance and history: the clue row points at the new campaign
+    at once, and the instance gets the new campaign's variables (timers waiting for a phase
+    follow the new calendar) and records `carried_over`. The first BATCH_SIZE instances are moved
+    in this transaction; the rest in batches by `run_calendar_batches`, each its own transaction
+    (a `carry_over` CalendarChange with its progress, `pending` in the result), so that carrying
+    thousands of clues never holds the database for long. Options: spot_check_rate,
+    max_sendbacks, yellow_working_days (default: the previous campaign's).
 
     :raises Forbidden: not the office. :raises ValidationFailed: bad calendar or a year that
         already has a campaign.
@@ -338,20 +351,27 @@ def open_next_campaign(ctx: Context, username: str, calendar: dict[str, Any], ca
                    previous=previous.id if previous else None, carry_over=carry_over,
                    phases=campaign_summary(campaign)["phases"])
     carried: list[int] = []
+    change: CalendarChange | None = None
     if carry_over and previous is not None:
-        variables = process_variables(campaign)
-        open_clues = ctx.session.scalars(select(Clue).where(
-            Clue.campaign_id == previous.id, Clue.stage.not_in(lights.CLOSED_STAGES)).order_by(Clue.instance_id))
-        for clue in list(open_clues):
+        open_clues = list(ctx.session.scalars(select(Clue).where(
+            Clue.campaign_id == previous.id, Clue.stage.not_in(lights.CLOSED_STAGES)).order_by(Clue.instance_id)))
+        for clue in open_clues:
             clue.campaign_id = campaign.id
             carried.append(clue.id)
-            if clue.instance_id is not None:
-                phase_timers.move_variables(
-                    ctx, clue.instance_id, variables, user.username, user.role.value, "carried_over",
-                    {"from_campaign": previous.id, "to_campaign": campaign.id}, always_record=True)
             lights.store_clue_light(ctx, clue)  # the new campaign's threshold, even if no step ran
+        change = CalendarChange(campaign_id=campaign.id, kind=CARRY_OVER, from_campaign_id=previous.id, at=ctx.now,
+                                actor=user.username, actor_role=user.role.value, phases={},
+                                variables=sorted(process_variables(campaign)),
+                                total=sum(1 for c in open_clues if c.instance_id is not None), cursor=0, done=0,
+                                updated=0, timers=0, failures={})
+        ctx.session.add(change)
+        ctx.session.flush()
+        # As for a calendar change: an instance whose timer cannot be re-armed refuses the whole
+        # opening here, and a small campaign is carried over before the office sees the page.
+        _reschedule(ctx, change, campaign, BATCH_SIZE, strict=True)
     return {"campaign": campaign_summary(campaign), "previous": previous.id if previous else None,
-            "carried": carried}
+            "carried": carried, "change_id": change.id if change else None,
+            "pending": _pending(change) if change else 0}
 
 
 def _locked_campaign(ctx: Context, campaign_id: int | None) -> Campaign:

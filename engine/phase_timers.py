@@ -34,10 +34,12 @@ FINISHED = (InstanceStatus.completed, InstanceStatus.terminated)
 RUNNABLE = (InstanceStatus.running, InstanceStatus.waiting)
 
 
-def instances_of_campaign(ctx: Context, campaign_id: int, after: int = 0, limit: int | None = None) -> list[int]:
+def instances_of_campaign(ctx: Context, campaign_id: int, after: int = 0, limit: int | None = None,
+                          clues_only: bool = False) -> list[int]:
     """Unfinished instances that may carry this campaign's variables: its clues' instances and
-    every instance without a clue (unit reporting); the latter are checked on load. In id
-    order; only ids above `after`, at most `limit` of them (batches of a calendar change)."""
+    (unless `clues_only`) every instance without a clue (unit reporting); the latter are checked
+    on load. In id order; only ids above `after`, at most `limit` of them (batches of a calendar
+    change)."""
     live = [ProcessInstance.status.not_in(FINISHED), ProcessInstance.id > after]
     of_clues = select(ProcessInstance.id).join(Clue, Clue.instance_id == ProcessInstance.id).where(
         Clue.campaign_id == campaign_id, *live).order_by(ProcessInstance.id)
@@ -45,7 +47,7 @@ def instances_of_campaign(ctx: Context, campaign_id: int, after: int = 0, limit:
         Clue.id.is_(None), *live).order_by(ProcessInstance.id)
     if limit is not None:
         of_clues, without_clue = of_clues.limit(limit), without_clue.limit(limit)
-    ids = sorted(set(ctx.session.scalars(of_clues)) | set(ctx.session.scalars(without_clue)))
+    ids = sorted(set(ctx.session.scalars(of_clues)) | (set() if clues_only else set(ctx.session.scalars(without_clue))))
     return ids if limit is None else ids[:limit]
 
 

@@ -53,6 +53,18 @@ def test_office_sees_and_moves_the_calendar(client: FlaskClient, auth: AuthActio
     assert "Nothing changed." in client.get("/campaign/").get_data(as_text=True)
 
 
+def test_a_carry_over_shows_among_the_changes_with_its_progress(client: FlaskClient, auth: AuthActions,
+                                                               web_engine: Engine) -> None:
+    from engine.campaigns import open_next_campaign, template_for
+    waiting_clue(web_engine)
+    web_engine.run(open_next_campaign, "office", template_for(2024))
+    auth.login("office")
+    page = client.get("/campaign/").get_data(as_text=True)
+    row = re.search(r'<tr data-change="\d+" data-done="(\d+)" data-total="(\d+)">(.*?)</tr>', page, re.S)
+    assert row is not None and row.group(1) == row.group(2) == "1"
+    assert "上一年度未办结线索结转至本年度" in row.group(3) and 'data-status="finished"' in row.group(3)
+
+
 @pytest.mark.parametrize("changes, field", [
     ({"spot_check_starts_on": "2023-11-20"}, "spot_check_starts_on"),
     ({"ends_on": "not a date"}, "ends_on"),

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimeDateEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from engine import Engine
+from engine import Engine, campaigns
 from engine.campaigns import open_next_campaign, template_for, update_calendar
 from engine.db.models import Campaign, Clue, HumanTask, ProcessInstance, SecurityEvent
 from engine.errors import Forbidden, ValidationFailed
@@ -265,6 +265,38 @@ def test_next_campaign_carries_the_open_clues_over(engine: Engine) -> None:
     assert rectifying.stage == "closed" and rectifying.show()["campaign_id"] == new_id
     waiting.at("2024-12-01T00:00:01")
     assert waiting.stage == "spot_check"
+    assert engine.verify_history()["intact"] is True
+
+
+def test_many_clues_are_carried_over_in_batches_each_once(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(campaigns, "BATCH_SIZE", 2)
+    reporting = engine.start_unit_reporting()  # unit reporting belongs to its year: never carried
+    assert reporting
+    clues = [ClueDriver(engine, enterprise_name=f"结转企业{n}") for n in range(5)]
+    old_id = engine.campaign()["id"]
+    engine.clock.set("2023-11-25T10:00:00")  # type: ignore[attr-defined]
+
+    result = engine.run(open_next_campaign, "office", template_for(2024))
+    new_id = result["campaign"]["id"]
+    assert sorted(result["carried"]) == sorted(c.clue_id for c in clues)
+    assert result["pending"] == 3  # two carried in the opening transaction, three to go
+    assert [kinds(engine, c.clue_id).count("carried_over") for c in clues] == [1, 1, 0, 0, 0]
+    assert all(c.show()["campaign_id"] == new_id for c in clues)  # the ledger moves at once
+
+    fresh = ClueDriver(engine, enterprise_name="新年度企业")  # registered while the batches run
+    assert campaigns.run_calendar_batches(engine, batch=2) > 0
+    assert [kinds(engine, c.clue_id).count("carried_over") for c in clues] == [1, 1, 1, 1, 1]
+    assert "carried_over" not in kinds(engine, fresh.clue_id)
+    for clue in clues:
+        assert variable(engine, clue.instance_id, "campaign_id") == {new_id}
+    progress = engine.run(campaigns.calendar_changes, "office")[0]
+    assert progress["kind"] == "carry_over" and progress["from_campaign"] == old_id
+    assert progress["finished_at"] is not None and progress["updated"] == 5
+
+    def reporting_campaigns(ctx: Any) -> set[Any]:
+        return {load_instance(ctx, i, lock=False)[1].task_tree.data.get("campaign_id") for i in reporting}
+    assert engine.run(reporting_campaigns) == {old_id}
+    assert campaigns.run_calendar_batches(engine, batch=2) == 0  # nothing is carried twice
     assert engine.verify_history()["intact"] is True
 
 
