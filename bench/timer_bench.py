@@ -20,7 +20,6 @@ Run: .venv/bin/python bench/timer_bench.py [--count 10000] [--seed 100] [--kinds
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -144,7 +143,7 @@ def clone_clues(engine: Engine, target: int) -> None:
                 for event in events[template.id]:
                     row = {c.key: getattr(event, c.key) for c in InstanceEvent.__table__.columns if c.key != "id"}
                     row.update(instance_id=next_instance, prev_hash=head)
-                    row["hash"] = head = hashlib.new(row["hash_alg"], history._canonical(row)).hexdigest()
+                    row["hash"] = head = history.row_hash(row)
                     event_rows.append(row)
                 instances.append({k: getattr(template, k) for k in instance_columns}
                                  | {"id": next_instance, "business_key": str(next_clue), "state": state,

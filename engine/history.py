@@ -32,8 +32,13 @@ def _canonical(fields: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
+def row_hash(row: dict[str, Any]) -> str:
+    """The hash of an event given as a row (its fields, `hash_alg` and `prev_hash` included)."""
+    return hashlib.new(row["hash_alg"], _canonical(row)).hexdigest()
+
+
 def event_hash(event: InstanceEvent) -> str:
-    return hashlib.new(event.hash_alg, _canonical({name: getattr(event, name) for name in _FIELDS})).hexdigest()
+    return row_hash({name: getattr(event, name) for name in (*_FIELDS, "hash_alg")})
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ def append_event(session: Session, instance: ProcessInstance, at: datetime, acto
         "element_name": element_name, "data": json.loads(json.dumps(data, default=str)) if data is not None else None,
         "hash_alg": hash_alg, "prev_hash": instance.history_head,
     }
-    row["hash"] = hashlib.new(hash_alg, _canonical(row)).hexdigest()
+    row["hash"] = row_hash(row)
     instance.history_count = row["seq"]
     instance.history_head = row["hash"]
     buffered = session.info.get(_BUFFER)

@@ -39,7 +39,6 @@ from .instances import rebuild_workflow, run_step
 from .projections import hold_clues
 
 log = logging.getLogger(__name__)
-SWEPT = TIMER_STATUSES
 # Instances per transaction. Larger groups gain little past this, and a group holds its row
 # locks (and, on SQLite, the database's one write lock) until it commits: 0.1 s for simple
 # instances, about 0.18 s for clues (1.6-1.8 ms each), which is how long a person completing a
@@ -155,7 +154,7 @@ def _count(result: Fired, skip: set[int]) -> None:
     if result.still_due:
         skip.add(result.instance_id)
     metrics.timer_fired(result.fired_at - result.due_at, result.status.value)
-    if result.status.value == "error":
+    if result.status == InstanceStatus.error:
         log.warning("instance %s stopped with an error after its timer", result.instance_id,
                     extra={"event": "timer_error_state", "instance_id": result.instance_id})
 
@@ -187,7 +186,7 @@ def next_due(ctx: Context, now: datetime) -> datetime | None:
 
 def _timers_fire() -> ColumnElement[bool]:
     # The status test is an expression no index serves (see _claim_query).
-    return type_coerce(ProcessInstance.status, String).concat("").in_([s.value for s in SWEPT])
+    return type_coerce(ProcessInstance.status, String).concat("").in_([s.value for s in TIMER_STATUSES])
 
 
 def _claim_query(postgresql: bool) -> Select[tuple[ProcessInstance]]:
@@ -221,7 +220,7 @@ def fire_timers_of(ctx: Context, instance: ProcessInstance, flush: bool = True) 
     assert due_at is not None
     workflow = rebuild_workflow(ctx, instance)
     run_step(ctx, instance, workflow, lambda: None, flush=flush)
-    still_due = (instance.status in SWEPT and instance.next_timer_at is not None
+    still_due = (instance.status in TIMER_STATUSES and instance.next_timer_at is not None
                  and instance.next_timer_at < ctx.now)
     return Fired(instance.id, due_at, ctx.now, still_due, instance.status)
 
