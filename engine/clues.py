@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import access
+from . import access, readable
 from .campaigns import current_campaign, process_variables
 from .context import Context
 from .db.models import Clue, HumanTask, OrgUnit, ProcessInstance, Role, WorkGroup
@@ -125,6 +125,13 @@ def view_clue(ctx: Context, username: str, clue_id: int) -> dict[str, Any]:
             variables = (event["data"] or {}).get("variables")
             if event["kind"] == "instance_started" and isinstance(variables, dict):
                 event["data"]["variables"] = {k: v for k, v in variables.items() if k not in PRIVATE_FIELDS}
+    # The same events as people read them (labels of each step's own form, names for codes).
+    instance = ctx.session.get(ProcessInstance, clue.instance_id) if clue.instance_id else None
+    events = events_of(ctx.session, clue.instance_id) if clue.instance_id else []
+    people = readable.people_names(ctx, {e.actor for e in events})
+    hidden = set() if access.sees_complainant(user) else set(PRIVATE_FIELDS)
+    shown["steps"] = [readable.readable_event(ctx, e, instance.definition_id if instance else None, people, hidden)
+                      for e in events]
     return shown
 
 

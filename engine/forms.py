@@ -33,6 +33,25 @@ _MESSAGES = {
 }
 
 
+# Every widget webui/templates/_form.html renders; a form naming another is refused at load,
+# and tests/integration/test_form_widgets.py renders each of these.
+WIDGETS = frozenset({"text", "textarea", "number", "date", "select", "radio", "checkbox", "table"})
+OPTION_SOURCES = frozenset({"units", "groups", "users"})  # engine.form_options
+
+
+def check_ui(key: str, ui: dict[str, Any]) -> None:
+    """:raises ValueError: the form names a widget or option list the renderer does not have."""
+    for name, hints in ui.get("fields", {}).items():
+        for field, field_hints in [(name, hints), *((f"{name}.{c}", h) for c, h in hints.get("columns", {}).items())]:
+            widget = field_hints.get("widget")
+            if widget is not None and widget not in WIDGETS:
+                raise ValueError(f"form {key}: field {field} names widget {widget!r}, not one of {sorted(WIDGETS)}")
+            source = field_hints.get("options")
+            if source is not None and source not in OPTION_SOURCES:
+                raise ValueError(f"form {key}: field {field} takes options from {source!r}, "
+                                 f"not one of {sorted(OPTION_SOURCES)}")
+
+
 @dataclass(frozen=True)
 class FormDefinition:
     key: str
@@ -55,6 +74,7 @@ class FormRegistry:
         for path in sorted(forms_dir.glob("*.json")):
             raw = json.loads(path.read_text(encoding="utf-8"))
             Draft202012Validator.check_schema(raw["schema"])
+            check_ui(path.stem, raw.get("ui", {}))
             self._forms[path.stem] = FormDefinition(
                 key=path.stem, title=raw.get("title", path.stem), schema=raw["schema"], ui=raw.get("ui", {}),
                 validator=Draft202012Validator(raw["schema"], format_checker=FORMAT_CHECKER),

@@ -7,11 +7,13 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from SpiffWorkflow.util.task import TaskState
 
-from . import access, lights
+from . import access, lights, readable
+from .notifications import notify
 from .clock import SHANGHAI
 from .context import Context
 from .db.models import Clue, HumanTask, InstanceEvent, InstanceStatus, ProcessInstance
 from .errors import Conflict, NotFound, ValidationFailed
+from .form_options import check_options, options_for
 from .history import append_event
 from .instances import Step, find_task, load_instance, run_step
 from .taskinfo import properties, ready_user_tasks
@@ -112,19 +114,50 @@ def _ready_row(ctx: Context, task_id: str) -> HumanTask:
 
 
 def show_task(ctx: Context, task_id: str, username: str) -> dict[str, Any]:
-    """A READY task with its form and the data of every earlier step."""
+    """A READY task with its form, its option lists and every earlier step as label–value pairs.
+
+    A task done before on this clue (a report after a send-back) starts from what was
+    submitted last time and says what happened since (the review's opinion). A form whose ui
+    names `shows_step` (审核销号 names the unit's report) gets that step's latest submission
+    to put above the form.
+    """
     user = access.get_user(ctx.session, username)
     row = _ready_row(ctx, task_id)
     access.require_can_view(user, row)
-    steps = ctx.session.scalars(select(InstanceEvent).where(
+    instance = ctx.session.get(ProcessInstance, row.instance_id)
+    definition_id = instance.definition_id if instance is not None else None
+    events = list(ctx.session.scalars(select(InstanceEvent).where(
         InstanceEvent.instance_id == row.instance_id,
-        InstanceEvent.kind.in_(["instance_started", "task_completed"])).order_by(InstanceEvent.seq))
-    form = ctx.runtime.forms.get(row.form_key).to_dict() if row.form_key else None
+        InstanceEvent.kind.in_(["instance_started", "task_completed"])).order_by(InstanceEvent.seq)))
+    hidden = set() if access.sees_complainant(user) else {"complainant_name", "complainant_phone"}
+    people = readable.people_names(ctx, {e.actor for e in events})
+    steps = [readable.readable_event(ctx, e, definition_id, people, hidden) for e in events]
+    form_def = ctx.runtime.forms.get(row.form_key) if row.form_key else None
+    clue = ctx.session.get(Clue, row.clue_id) if row.clue_id else None
+    element = _element_of_task(ctx, definition_id, row.spec_name)
+    previous = next((s for s in reversed(steps) if element and s["element_id"] == element), None)
+    since = [s for s in steps if previous and s["seq"] > previous["seq"] and s["kind"] == "task_completed"]
+    shows = form_def.ui.get("shows_step") if form_def else None
+    shown_step = next((s for s in reversed(steps) if shows and s["form_key"] == shows), None)
     return {
-        **task_summary(row), "may_complete": access.can_act(user, row), "form": form,
-        "earlier_steps": [{"kind": e.kind, "title": e.element_name, "actor": e.actor, "at": e.at.isoformat(),
-                           "data": e.data} for e in steps],
+        **task_summary(row), "may_complete": access.can_act(user, row),
+        "form": form_def.to_dict() if form_def else None,
+        "options": options_for(ctx, form_def, clue),
+        "earlier_steps": steps,
+        "previous": {"values": previous["data"], "at": previous["at"], "since": since} if previous else None,
+        "shown_step": shown_step,
     }
+
+
+def _element_of_task(ctx: Context, definition_id: int | None, spec_name: str) -> str | None:
+    if definition_id is None:
+        return None
+    spec, subprocesses = ctx.runtime.specs.get_by_id(ctx.session, definition_id)
+    for process in [spec, *subprocesses.values()]:
+        task_spec = process.task_specs.get(spec_name)
+        if task_spec is not None:
+            return getattr(task_spec, "bpmn_id", None)
+    return None
 
 
 def claim_task(ctx: Context, task_id: str, username: str) -> dict[str, Any]:
@@ -164,6 +197,9 @@ def complete_task(ctx: Context, task_id: str, username: str, data: Any) -> dict[
         raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
     cleaned = ctx.runtime.forms.validate(row.form_key, data,
                                           today=ctx.now.astimezone(SHANGHAI).date()) if row.form_key else {}
+    if row.form_key:
+        check_options(ctx, ctx.runtime.forms.get(row.form_key),
+                      ctx.session.get(Clue, row.clue_id) if row.clue_id else None, cleaned)
     instance, workflow = load_instance(ctx, row.instance_id)
     if instance.status in (InstanceStatus.suspended, InstanceStatus.terminated, InstanceStatus.error):
         raise Conflict(f"instance {instance.id} is {instance.status.value}")
@@ -180,9 +216,11 @@ def complete_task(ctx: Context, task_id: str, username: str, data: Any) -> dict[
         task.run()
 
     step = run_step(ctx, instance, workflow, submit, Step(user_data=cleaned))
+    next_rows = list(ctx.session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance.id).order_by(HumanTask.created_at)))
+    _tell_units(ctx, row, cleaned, [r for r in next_rows if r.created_at == ctx.now])
     result = {"task_id": task_id, "instance_id": instance.id, "status": instance.status.value,
-              "next_tasks": [task_summary(r) for r in ctx.session.scalars(
-                  select(HumanTask).where(HumanTask.instance_id == instance.id).order_by(HumanTask.created_at))]}
+              "next_tasks": [task_summary(r) for r in next_rows]}
     if step.error:
         result["error"] = {"element_id": step.error[0], "message": step.error[1]}
     return result
@@ -198,3 +236,22 @@ def _cancel_tasks_ended_by(ctx: Context, instance: ProcessInstance, workflow: An
             append_event(ctx.session, instance, ctx.now, "system", "task_cancelled", ctx.hash_alg,
                          task_id=str(other.id), element_id=other.task_spec.bpmn_id,
                          element_name=other.task_spec.bpmn_name, data={"ended_by": spec_name})
+
+
+def _tell_units(ctx: Context, done: HumanTask, submitted: dict[str, Any], new_rows: list[HumanTask]) -> None:
+    # A unit learns of work for it when it arrives (in-app and, when on, by e-mail); a task
+    # it has done before came back, and the notice says why, since the unit was not there
+    # when the office decided.
+    for new in new_rows:
+        if not new.audience.startswith("unit:") or new.audience == done.audience:
+            continue  # the unit's own next step (report after plan) is no news to it
+        clue = ctx.session.get(Clue, new.clue_id) if new.clue_id else None
+        subject = f"线索 #{clue.id}「{clue.enterprise_name}」" if clue else "流程任务"
+        due = f"，办理时限 {new.due_at.astimezone(SHANGHAI):%Y-%m-%d}" if new.due_at else ""
+        again = ctx.session.scalar(select(InstanceEvent.id).where(
+            InstanceEvent.instance_id == new.instance_id, InstanceEvent.kind == "task_completed",
+            InstanceEvent.element_id == new.spec_name).limit(1)) is not None
+        opinion = next((str(submitted[k]) for k in ("opinion", "findings", "instructions") if submitted.get(k)), "")
+        kind, verb = ("sent_back", "退回") if again else ("task_assigned", "新任务")
+        notify(ctx, [new.audience], kind, f"{verb}：{subject}，请{new.title}{due}",
+               f"{done.title}意见：{opinion}" if opinion else "", clue_id=new.clue_id, link=f"/tasks/{new.id}")

@@ -25,7 +25,7 @@ def new() -> Any:
     errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
-        values = form_to_data(form["schema"], request.form)
+        values = form_to_data(form["schema"], request.form, form.get("ui"))
         try:
             created = engine().run(clues.add_clue, current_user.username, values)
         except ValidationFailed as exc:

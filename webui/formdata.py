@@ -25,9 +25,13 @@ def _typed(schema: dict[str, Any], raw: str) -> Any:
     return text
 
 
-def form_to_data(schema: dict[str, Any], form: MultiDict[str, str]) -> dict[str, Any]:
-    """Read every field of the schema from the post; unknown keys are ignored."""
+def form_to_data(schema: dict[str, Any], form: MultiDict[str, str], ui: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read every field of the schema from the post; unknown keys are ignored.
+
+    A checkbox that is not ticked sends nothing, so a boolean shown as a checkbox (ui widget)
+    and absent from the post is False."""
     properties = schema.get("properties", {})
+    widgets = {name: hints.get("widget") for name, hints in ((ui or {}).get("fields") or {}).items()}
     data: dict[str, Any] = {}
     rows: dict[str, dict[int, dict[str, Any]]] = {}
     for key in form:
@@ -42,7 +46,7 @@ def form_to_data(schema: dict[str, Any], form: MultiDict[str, str]) -> dict[str,
             if name in rows:
                 data[name] = [rows[name][i] for i in sorted(rows[name])]
             continue
-        if prop.get("type") == "boolean" and name not in form and prop.get("x-widget") == "checkbox":
+        if prop.get("type") == "boolean" and name not in form and "checkbox" in (widgets.get(name), prop.get("x-widget")):
             data[name] = False
             continue
         if name in form:

@@ -210,8 +210,16 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
                     "type": "object", "required": ["kind", "actor", "at", "data"],
                     "properties": {"kind": {"enum": ["instance_started", "task_completed"]},
                                    "title": _nullable("string"), "actor": text, "at": moment,
+                                   "who": {"type": "string", "description": "办理人姓名及角色（中文）"},
+                                   "fields": {"type": "array", "description": "该步骤提交的内容，按其表单的中文标签与取值",
+                                              "items": {"type": "object", "properties": {
+                                                  "name": text, "label": text, "value": text}}},
                                    "data": {"type": ["object", "null"]}},
                 }},
+                "options": {"type": "object", "description": "取自单位、专班、用户名录的字段可选项（value 提交，label 显示）"},
+                "previous": {"type": ["object", "null"],
+                             "description": "同一环节上次提交的内容（退回后重新办理时），及其后各步骤"},
+                "shown_step": {"type": ["object", "null"], "description": "表单要求置于顶部的前序步骤（审核销号时为整改反馈）"},
             },
         },
         "TaskCompletion": {

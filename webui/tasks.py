@@ -28,7 +28,9 @@ def _page(task: dict[str, Any], values: dict[str, Any], errors: dict[str, str], 
 @login_required
 def show(task_id: str) -> Any:
     task = engine().run(tasks.show_task, task_id, current_user.username)
-    return _page(task, {}, {})
+    # A task done before (a report sent back) starts from the last submission.
+    values = dict(task["previous"]["values"] or {}) if task.get("previous") else {}
+    return _page(task, values, {})
 
 
 @bp.route("/<task_id>", methods=["POST"])
@@ -40,7 +42,7 @@ def complete(task_id: str) -> Any:
         # The task is gone: say who took it and keep what was typed on screen.
         flash(_("Someone else completed this task first; nothing of yours was saved.") + f" ({exc})", "warning")
         return render_template("tasks/gone.html", values=request.form.to_dict()), 409
-    data = form_to_data(task["form"]["schema"], request.form) if task.get("form") else {}
+    data = form_to_data(task["form"]["schema"], request.form, task["form"]["ui"]) if task.get("form") else {}
     try:
         engine().run(tasks.complete_task, task_id, current_user.username, data)
     except ValidationFailed as exc:

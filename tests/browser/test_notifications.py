@@ -40,7 +40,7 @@ def test_bell_reminder_and_supervision(page: Page, sign_in: SignIn, shoot: Calla
 
     sign_in("unit")
     bell = page.get_by_test_id("bell")
-    expect(bell.get_by_test_id("unread-count")).to_have_attribute("data-unread", "1")
+    expect(bell.get_by_test_id("unread-count")).to_have_attribute("data-unread", "2")  # the assignment, the reminder
     shoot("1-bell")
     bell.click()
     page.wait_for_url(re.compile(r"/notifications/$"))
@@ -48,7 +48,8 @@ def test_bell_reminder_and_supervision(page: Page, sign_in: SignIn, shoot: Calla
     shoot("2-notifications")
     page.get_by_test_id("notifications").get_by_role("link", name=re.compile("到期提醒")).click()
     page.wait_for_url(re.compile(r"/tasks/[0-9a-f-]{36}$"))
-    expect(page.get_by_test_id("bell").get_by_test_id("unread-count")).to_have_attribute("data-unread", "0")
+    # the reminder opened is read; the assignment notice stays unread
+    expect(page.get_by_test_id("bell").get_by_test_id("unread-count")).to_have_attribute("data-unread", "1")
     page.get_by_role("button", name="退出").click()
 
     sign_in("office")
@@ -69,4 +70,4 @@ def test_bell_reminder_and_supervision(page: Page, sign_in: SignIn, shoot: Calla
     expect(page.get_by_test_id("supervision-panel").get_by_test_id("listed")).to_be_visible()
     expect(page.get_by_test_id("timeline")).to_contain_text("督办单")
     shoot("4-listed")
-    assert live_engine.run(unread_count, "unit") == 2  # the notice and the listing
+    assert live_engine.run(unread_count, "unit") == 3  # the assignment, the notice and the listing

@@ -111,7 +111,8 @@ def test_office_issues_a_supervision_notice_and_lists_the_clue(client: FlaskClie
     assert 'data-testid="listed"' in panel and "请于十日内完成付款并报送凭证。" in panel
     refused = client.post(f"/supervision/clue/{clue.clue_id}/notice", data={"text": " "}, follow_redirects=True)
     assert "请填写督办内容" in refused.get_data(as_text=True)
-    assert web_engine.run(unread_count, "unit") == 2 and web_engine.run(unread_count, "group") == 2
+    # the unit: its assignment, then the notice and the listing
+    assert web_engine.run(unread_count, "unit") == 3 and web_engine.run(unread_count, "group") == 2
     assert web_engine.verify_history()["intact"] is True
 
 
