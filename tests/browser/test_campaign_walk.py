@@ -81,7 +81,8 @@ class Walk:
             self.server_errors.append(f"{response.status} {response.request.method} {response.url}")
 
     def look(self, what: str) -> None:
-        self.page.wait_for_load_state("networkidle")
+        # Panels that load themselves (evidence, supervision) replace their placeholder.
+        self.page.wait_for_function("() => !document.querySelector('[hx-trigger=\"load\"]')")
         self.step += 1
         self._shoot(f"{self.step:02d}-{what}")
         text = self.page.locator("body").inner_text()
