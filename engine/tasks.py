@@ -11,7 +11,7 @@ from . import access, lights, readable
 from .notifications import notify
 from .clock import SHANGHAI
 from .context import Context
-from .db.models import Clue, HumanTask, InstanceEvent, InstanceStatus, ProcessInstance
+from .db.models import Clue, Evidence, HumanTask, InstanceEvent, InstanceStatus, ProcessInstance
 from .errors import Conflict, NotFound, ValidationFailed
 from .form_options import check_options, options_for
 from .history import append_event
@@ -139,6 +139,12 @@ def show_task(ctx: Context, task_id: str, username: str) -> dict[str, Any]:
     since = [s for s in steps if previous and s["seq"] > previous["seq"] and s["kind"] == "task_completed"]
     shows = form_def.ui.get("shows_step") if form_def else None
     shown_step = next((s for s in reversed(steps) if shows and s["form_key"] == shows), None)
+    if shown_step is not None:
+        # The files the unit attached while doing that step are part of its report.
+        shown_step = {**shown_step, "evidence": [
+            {"id": e.id, "filename": e.filename} for e in ctx.session.scalars(
+                select(Evidence).where(Evidence.clue_id == row.clue_id, Evidence.task_id == shown_step["task_id"])
+                .order_by(Evidence.id))]}
     return {
         **task_summary(row), "may_complete": access.can_act(user, row),
         "form": form_def.to_dict() if form_def else None,

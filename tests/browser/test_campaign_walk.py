@@ -194,6 +194,7 @@ def test_the_campaign_end_to_end_through_the_pages(walk: Walk, page: Page, tmp_p
     walk.open_task(first, "审核销号")
     expect(page.get_by_test_id("shown-step")).to_contain_text("已全额支付。")
     expect(page.get_by_test_id("shown-step")).to_contain_text("1,280,000.00 元")
+    expect(page.get_by_test_id("shown-step")).to_contain_text("付款凭证.txt")
     page.get_by_label("退回整改", exact=True).check()
     field(page, "审核意见").fill("付款凭证缺少银行盖章，请补充后重新反馈。")
     field(page, "重新整改时限").fill(deadline)
