@@ -21,6 +21,7 @@ from werkzeug.datastructures import MultiDict
 from engine import kept_forms
 
 from .db import engine
+from .errors import wants_json
 
 SESSION_KEY = "kept_form"
 NOT_KEPT = ("csrf_token",)
@@ -93,8 +94,8 @@ def init_app(app: Flask) -> None:
         if keep_posted_form(current_user.username if signed_in else None):
             # Still signed in (a newer session replaced the token): straight back to the page.
             return redirect(request.path) if signed_in else _login_redirect()
-        if request.path.startswith("/api/") or not request.accept_mimetypes.accept_html:
-            return {"error": "csrf", "message": "CSRF token missing or invalid"}, 400
+        if wants_json():  # as every other 400 of the API
+            return {"error": "bad_request", "message": exc.description}, 400
         if not signed_in:
             flash(_("Your session had ended. Sign in again."), "warning")
             return _login_redirect()
