@@ -32,14 +32,17 @@ def intake_form(ctx: Context, username: str) -> dict[str, Any]:
 
 
 def add_clue(ctx: Context, username: str, data: Any, submission_token: str | None = None,
-             refuse_changed: bool = False, token_field: str = "submission_token") -> dict[str, Any]:
+             refuse_changed: bool = False, token_field: str = "submission_token",
+             catch_resubmits: bool = False) -> dict[str, Any]:
     """Record an intake form and start the clue's instance; its first task is triage.
 
     With a `submission_token` (the intake page's one-time token, or the API's Idempotency-Key)
     the token is taken in this transaction: a second submission with it registers nothing and
     returns the clue of the first with `replayed` true (`same_data` says whether the data
     matched). `refuse_changed` makes a reused token with other data an error instead, as
-    Idempotency-Key clients expect.
+    Idempotency-Key clients expect. `catch_resubmits` (the intake page) also treats a new token
+    with exactly the data the user registered in the last `submissions.RESUBMIT_WINDOW` as that
+    registration: Back may re-fetch the form with a new token but the browser refills its fields.
 
     :raises Forbidden: only the office collects clues. :raises ValidationFailed: bad intake
         data, a malformed token, or (with `refuse_changed`) a token reused for other data.
@@ -47,7 +50,8 @@ def add_clue(ctx: Context, username: str, data: Any, submission_token: str | Non
     user = access.get_user(ctx.session, username)
     access.require_role(user, Role.office)
     if submission_token is not None:
-        earlier = submissions.claim(ctx, user.username, submission_token, "intake", data, field=token_field)
+        earlier = submissions.claim(ctx, user.username, submission_token, "intake", data, field=token_field,
+                                    resubmit_window=submissions.RESUBMIT_WINDOW if catch_resubmits else None)
         if earlier is not None:
             if refuse_changed and not earlier.same_data:
                 raise ValidationFailed("该提交标识已用于登记另一条线索", {token_field: "已使用，且数据不同"})

@@ -15,6 +15,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -27,6 +28,8 @@ from .errors import Conflict, ValidationFailed
 
 # Printable ASCII without spaces: what a browser form carries and the Idempotency-Key draft allows.
 _TOKEN = re.compile(r"^[\x21-\x7e]{1,100}$")
+# The intake page's window for Back + resubmit with a re-fetched form (see `claim`).
+RESUBMIT_WINDOW = timedelta(minutes=30)
 
 
 def new_token() -> str:
@@ -47,8 +50,14 @@ class Earlier:
     same_data: bool
 
 
-def claim(ctx: Context, username: str, token: str, form: str, data: Any, field: str = "submission_token") -> Earlier | None:
+def claim(ctx: Context, username: str, token: str, form: str, data: Any, field: str = "submission_token",
+          resubmit_window: timedelta | None = None) -> Earlier | None:
     """Take `token` for this submission, or say which clue it already made.
+
+    With `resubmit_window`, a new token whose data is exactly what the same user submitted
+    within that window also counts as the earlier submission: Back re-fetches the form page
+    (the session cookie changes on every request, so the cached page no longer matches)
+    with a fresh token, while the browser puts the typed fields back.
 
     :raises ValidationFailed: a malformed token (named `field`, so the API can say which header).
     :raises Conflict: the token's row has no clue (cannot happen while claim and record share
@@ -64,7 +73,17 @@ def claim(ctx: Context, username: str, token: str, form: str, data: Any, field: 
     claimed = ctx.session.execute(insert(SubmissionToken).values(**values).on_conflict_do_nothing()
                                   .returning(SubmissionToken.token)).first()
     if claimed is not None:
-        return None
+        if resubmit_window is None:
+            return None
+        same = ctx.session.scalars(select(SubmissionToken.clue_id).where(
+            SubmissionToken.username == username, SubmissionToken.form == form,
+            SubmissionToken.fingerprint == digest, SubmissionToken.used_at >= ctx.now - resubmit_window,
+            SubmissionToken.clue_id.is_not(None), SubmissionToken.token != token,
+        ).order_by(SubmissionToken.used_at.desc()).limit(1)).first()
+        if same is None:
+            return None
+        record(ctx, username, token, same)  # so this token, too, leads to that clue
+        return Earlier(clue_id=same, same_data=True)
     row = ctx.session.execute(select(SubmissionToken.clue_id, SubmissionToken.fingerprint).where(
         SubmissionToken.username == username, SubmissionToken.token == token)).one()
     if row.clue_id is None:

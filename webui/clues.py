@@ -12,7 +12,7 @@ from engine.errors import ValidationFailed
 from engine.ledger import LABELS
 
 from .db import engine
-from .drafts import kept_fields, keeps_typed_work
+from .drafts import kept_fields, keeps_typed_work, values_of
 from .formdata import form_to_data
 
 bp = Blueprint("clues", __name__, url_prefix="/clues")
@@ -32,7 +32,8 @@ def new() -> Any:
         values = form_to_data(form["schema"], request.form)
         try:
             created = engine().run(clues.add_clue, current_user.username, values,
-                                   submission_token=request.form.get("submission_token") or None)
+                                   submission_token=request.form.get("submission_token") or None,
+                                   catch_resubmits=True)
         except ValidationFailed as exc:
             errors, status = exc.fields, 422
         else:
@@ -48,7 +49,7 @@ def new() -> Any:
     else:
         kept = kept_fields()
         if kept is not None:
-            values = form_to_data(form["schema"], kept)
+            values = values_of(form["schema"], kept)
             token = kept.get("submission_token") or token
     return render_template("clues/new.html", form=form, values=values, errors=errors, submission_token=token), status
 

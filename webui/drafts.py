@@ -22,6 +22,7 @@ from engine import kept_forms
 
 from .db import engine
 from .errors import wants_json
+from .formdata import form_to_data
 
 SESSION_KEY = "kept_form"
 NOT_KEPT = ("csrf_token",)
@@ -74,6 +75,15 @@ def kept_fields() -> MultiDict[str, str] | None:
     session.pop(SESSION_KEY, None)
     flash(_("What you typed before signing in again is back in the form; check it and submit."), "info")
     return MultiDict(fields)
+
+
+def values_of(schema: dict[str, Any], kept: MultiDict[str, str]) -> dict[str, Any]:
+    """Form values for re-rendering kept fields: typed, but numbers exactly as they were typed."""
+    properties = schema.get("properties", {})
+    typed = form_to_data(schema, kept)
+    as_typed = {name: kept[name] for name, prop in properties.items()
+                if prop.get("type") in ("number", "integer") and kept.get(name, "").strip()}
+    return {**kept.to_dict(), **typed, **as_typed}
 
 
 def _login_redirect() -> Any:

@@ -12,7 +12,7 @@ from engine.errors import Conflict, ValidationFailed
 from engine.ledger import LABELS
 
 from .db import engine
-from .drafts import kept_fields, keeps_typed_work
+from .drafts import kept_fields, keeps_typed_work, values_of
 from .formdata import form_to_data
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -31,8 +31,7 @@ def show(task_id: str) -> Any:
     task = engine().run(tasks.show_task, task_id, current_user.username)
     kept = kept_fields() if task.get("may_complete") else None
     if kept is not None:
-        return _page(task, {**kept.to_dict(), **(form_to_data(task["form"]["schema"], kept) if task.get("form") else {})},
-                     {})
+        return _page(task, values_of(task["form"]["schema"], kept) if task.get("form") else {}, {})
     return _page(task, {}, {})
 
 

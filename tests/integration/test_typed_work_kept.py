@@ -83,6 +83,7 @@ def test_signed_out_in_another_tab_the_intake_form_comes_back_filled(csrf_app: F
 
     page = sign_in(client, next_url="/clues/new")
     assert RESTORED in page and SUMMARY in page and "随州市恒达建材有限公司" in page
+    assert 'value="50000"' in page  # as typed, not 50000.0
     assert data["submission_token"] in page  # the same form instance: submitting it still counts once
     assert kept_rows(engine) == 0  # taken once
     again = client.get("/clues/new").get_data(as_text=True)

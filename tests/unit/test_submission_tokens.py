@@ -62,6 +62,17 @@ def test_changed_data_with_a_used_key_is_refused_when_asked(engine: Engine) -> N
     assert replay["replayed"] is True and replay["same_data"] is False and clue_count(engine) == 1
 
 
+def test_a_new_token_with_the_same_data_soon_after_counts_as_a_resubmit_when_asked(engine: Engine) -> None:
+    first = register(engine, "form-1")
+    assert register(engine, "form-2")["replayed"] is False  # the API and other callers: not asked
+    again = register(engine, "form-3", catch_resubmits=True)
+    assert again["replayed"] is True and again["clue_id"] in (first["clue_id"], first["clue_id"] + 1)
+    assert register(engine, "form-3")["clue_id"] == again["clue_id"]  # that token leads there too
+    engine.clock.advance(minutes=31)  # type: ignore[attr-defined]
+    assert register(engine, "form-4", catch_resubmits=True)["replayed"] is False
+    assert clue_count(engine) == 3
+
+
 @pytest.mark.parametrize("token", ["", "含中文", "a b", "x" * 101])
 def test_malformed_tokens_are_refused(engine: Engine, token: str) -> None:
     with pytest.raises(ValidationFailed):
