@@ -6,11 +6,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import access, readable
+from . import access, readable, submissions
 from .campaigns import current_campaign, process_variables
 from .context import Context
 from .db.models import Clue, HumanTask, OrgUnit, ProcessInstance, Role, WorkGroup
-from .errors import NotFound
+from .errors import NotFound, ValidationFailed
 from .history import events_of
 from .instances import start_instance
 from .tasks import task_summary
@@ -19,6 +19,7 @@ CLUE_PROCESS = "clue_handling"
 OPEN_STAGES = ("triage", "assigning", "rectifying", "reviewing", "awaiting_spot_check", "spot_check")
 # Who complained stays in the clue row only: process data is shown to every handler.
 PRIVATE_FIELDS = ("complainant_name", "complainant_phone")
+new_submission_token = submissions.new_token
 
 
 def intake_form(ctx: Context, username: str) -> dict[str, Any]:
@@ -30,16 +31,39 @@ def intake_form(ctx: Context, username: str) -> dict[str, Any]:
     return ctx.runtime.forms.get("intake").to_dict()
 
 
-def add_clue(ctx: Context, username: str, data: Any) -> dict[str, Any]:
+def add_clue(ctx: Context, username: str, data: Any, submission_token: str | None = None,
+             refuse_changed: bool = False, token_field: str = "submission_token",
+             catch_resubmits: bool = False) -> dict[str, Any]:
     """Record an intake form and start the clue's instance; its first task is triage.
 
-    :raises Forbidden: only the office collects clues. :raises ValidationFailed: bad intake data.
+    With a `submission_token` (the intake page's one-time token, or the API's Idempotency-Key)
+    the token is taken in this transaction: a second submission with it registers nothing and
+    returns the clue of the first with `replayed` true (`same_data` says whether the data
+    matched). `refuse_changed` makes a reused token with other data an error instead, as
+    Idempotency-Key clients expect. `catch_resubmits` (the intake page) also treats a new token
+    with exactly the data the user registered in the last `submissions.RESUBMIT_WINDOW` as that
+    registration: Back may re-fetch the form with a new token but the browser refills its fields.
+
+    :raises Forbidden: only the office collects clues. :raises ValidationFailed: bad intake
+        data, a malformed token, or (with `refuse_changed`) a token reused for other data.
     """
     user = access.get_user(ctx.session, username)
     access.require_role(user, Role.office)
+    if submission_token is not None:
+        earlier = submissions.claim(ctx, user.username, submission_token, "intake", data, field=token_field,
+                                    resubmit_window=submissions.RESUBMIT_WINDOW if catch_resubmits else None)
+        if earlier is not None:
+            if refuse_changed and not earlier.same_data:
+                raise ValidationFailed("该提交标识已用于登记另一条线索", {token_field: "已使用，且数据不同"})
+            clue = get_clue(ctx, earlier.clue_id)
+            return {"clue_id": clue.id, "instance_id": clue.instance_id, "duplicates": [], "replayed": True,
+                    "same_data": earlier.same_data}
     intake = ctx.runtime.forms.validate("intake", data)
     clue = create_clue(ctx, intake, user.username, user.role.value)
-    return {"clue_id": clue.id, "instance_id": clue.instance_id, "duplicates": _open_duplicates(ctx, clue)}
+    if submission_token is not None:
+        submissions.record(ctx, user.username, submission_token, clue.id)
+    return {"clue_id": clue.id, "instance_id": clue.instance_id, "duplicates": _open_duplicates(ctx, clue),
+            "replayed": False}
 
 
 def create_clues_from_rows(ctx: Context, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:

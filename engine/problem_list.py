@@ -24,9 +24,11 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from sqlalchemy import select
+
 from . import access, clues
 from .context import Context
-from .db.models import Role
+from .db.models import Clue, Role
 from .errors import ValidationFailed
 from .forms import FormDefinition, FormRegistry
 
@@ -58,6 +60,8 @@ class Preview:
     numbers (same order); `errors` one dict per bad cell — {"row", "column", "field", "value",
     "message"} — where row 0 means the file as a whole and row 1 the header; `total` counts
     the non-empty data rows. At most MAX_ERRORS errors are kept; `error_count` counts all.
+    `duplicates` warns, one dict per valid row that repeats an earlier row of the file or a clue
+    still open (see `find_duplicates`); they are not errors — the office skips or keeps each.
     """
 
     rows: list[dict[str, Any]]
@@ -65,6 +69,7 @@ class Preview:
     total: int
     row_numbers: list[int] = field(default_factory=list)
     error_count: int = 0
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -230,7 +235,8 @@ def _write_help(sheet: Any, columns: list[_Column]) -> None:
         f"1. 在“{SHEET_TITLE}”工作表中每行填写一条问题线索，从第 2 行开始；请勿修改或删除第 1 行表头。",
         f"2. 表头带 {REQUIRED_MARK} 的列为必填，其余列选填。",
         "3. 导入时整表校验：任何一处错误都不会导入任何数据，系统会列出出错的行号、列名和原因，修改后重新上传即可。",
-        "4. 同一文件中“企业名称”和“失信（拖欠）主体”都相同的行视为重复，请合并为一行。",
+        "4. 与同一文件中前面的行、或与已登记且尚在办理中的线索“企业名称”“失信（拖欠）主体”相同的行，导入前逐行提示，"
+        "可选择跳过或保留；金额也相同的视为重复，默认跳过。",
         f"5. 每个文件最多 {MAX_ROWS} 行数据；空行会被忽略。",
         "6. 金额单位为元，可填写 1280000、1,280,000 或 128万。",
         "7. 联系电话、统一社会信用代码请以文本格式填写，避免 Excel 截断或改为科学计数法。",
@@ -323,7 +329,6 @@ def _parse_sheet(forms: FormRegistry, columns: list[_Column], rows: Iterable[tup
     by_field = {c.field: c for c in columns}
     errors = _Errors()
     preview = Preview(rows=[], errors=errors.items, total=0)
-    seen: dict[tuple[str, str], int] = {}
     for row_number, values in enumerate(iterator, start=2):
         cells = {name: values[i] if i < len(values) else None for name, i in positions.items()}
         if all(_blank(v) for v in cells.values()):
@@ -347,10 +352,6 @@ def _parse_sheet(forms: FormRegistry, columns: list[_Column], rows: Iterable[tup
                 if name in by_field and message == "格式不正确" and by_field[name].ui.get("help"):
                     message = f"格式不正确：{by_field[name].ui['help']}"
                 problems.setdefault(name, message)
-        duplicate_of = _first_seen(seen, cells, row_number)
-        if duplicate_of is not None and "enterprise_name" not in problems:
-            problems["enterprise_name"] = (f"与第 {duplicate_of} 行重复（{by_field['enterprise_name'].title}"
-                                           f"和{by_field['debtor'].title}均相同）")
         if not problems and intake is not None:
             preview.rows.append(intake)
             preview.row_numbers.append(row_number)
@@ -363,16 +364,79 @@ def _parse_sheet(forms: FormRegistry, columns: list[_Column], rows: Iterable[tup
     if preview.total == 0:
         return _file_error("问题清单中没有数据行", row=2)
     preview.error_count = errors.count
+    preview.duplicates = _within_file(preview)
     return preview
 
 
-def _first_seen(seen: dict[tuple[str, str], int], cells: dict[str, Any], row_number: int) -> int | None:
-    """The earlier row with the same enterprise and debtor (spacing and full/half width aside)."""
-    enterprise, debtor = cells.get("enterprise_name"), cells.get("debtor")
-    if _blank(enterprise) or _blank(debtor):
-        return None
-    first = seen.setdefault((_name_key(_as_text(enterprise)), _name_key(_as_text(debtor))), row_number)
-    return first if first != row_number else None
+# --- duplicates ----------------------------------------------------------------------------
+# A row repeats a clue when enterprise and debtor match (spacing and full/half width aside):
+# "exact" when the amount owed matches too (skipped unless the office keeps it), "similar"
+# when only the amount differs (kept unless the office skips it) — a firm may well be owed
+# two sums by one body. Registered clues count while open, i.e. in an OPEN_STAGES stage.
+EXACT, SIMILAR = "exact", "similar"
+SKIP, KEEP = "skip", "keep"
+_IN_CHUNK = 500
+
+
+def _pair(enterprise: Any, debtor: Any) -> tuple[str, str]:
+    return _name_key(_as_text(enterprise)), _name_key(_as_text(debtor))
+
+
+def _amount(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _warning(preview: Preview, index: int) -> dict[str, Any]:
+    intake = preview.rows[index]
+    return {"row": preview.row_numbers[index], "kind": SIMILAR, "same_as_row": None, "clue_ids": [],
+            "enterprise_name": intake["enterprise_name"], "debtor": intake["debtor"],
+            "amount_owed": intake.get("amount_owed"), "default": KEEP}
+
+
+def _within_file(preview: Preview) -> list[dict[str, Any]]:
+    """Valid rows that repeat an earlier valid row of the same file."""
+    by_pair: dict[tuple[str, str], list[int]] = {}
+    found = []
+    for index, intake in enumerate(preview.rows):
+        pair = _pair(intake["enterprise_name"], intake["debtor"])
+        earlier = by_pair.setdefault(pair, [])
+        if earlier:
+            amount = _amount(intake.get("amount_owed"))
+            same = [i for i in earlier if _amount(preview.rows[i].get("amount_owed")) == amount]
+            warning = _warning(preview, index)
+            warning["same_as_row"] = preview.row_numbers[(same or earlier)[0]]
+            if same:
+                warning["kind"], warning["default"] = EXACT, SKIP
+            found.append(warning)
+        earlier.append(index)
+    return found
+
+
+def find_duplicates(ctx: Context, preview: Preview) -> list[dict[str, Any]]:
+    """`preview.duplicates` (within the file) joined with the open clues each valid row repeats.
+
+    Each warning: row, kind (exact | similar), same_as_row (an earlier row of the file or None),
+    clue_ids (open clues), enterprise_name, debtor, amount_owed, default (skip | keep).
+    """
+    by_row = {w["row"]: dict(w) for w in preview.duplicates}
+    wanted: dict[tuple[str, str], list[int]] = {}
+    names: set[str] = set()
+    for index, intake in enumerate(preview.rows):
+        wanted.setdefault(_pair(intake["enterprise_name"], intake["debtor"]), []).append(index)
+        names.update({intake["enterprise_name"].strip(), unicodedata.normalize("NFKC", intake["enterprise_name"]).strip()})
+    ordered = sorted(names)
+    for start in range(0, len(ordered), _IN_CHUNK):
+        rows = ctx.session.execute(select(Clue.id, Clue.enterprise_name, Clue.debtor, Clue.amount_owed).where(
+            Clue.enterprise_name.in_(ordered[start:start + _IN_CHUNK]), Clue.stage.in_(clues.OPEN_STAGES))
+            .order_by(Clue.id))
+        for clue_id, enterprise, debtor, owed in rows:
+            for index in wanted.get(_pair(enterprise, debtor), ()):
+                row = preview.row_numbers[index]
+                warning = by_row.setdefault(row, _warning(preview, index))
+                warning["clue_ids"].append(clue_id)
+                if _amount(owed) == _amount(preview.rows[index].get("amount_owed")):
+                    warning["kind"], warning["default"] = EXACT, SKIP
+    return [by_row[row] for row in sorted(by_row)]
 
 
 def _map_header(columns: list[_Column], header: tuple[Any, ...]) -> tuple[dict[str, int], tuple[str, str] | None]:
@@ -484,12 +548,29 @@ def _number(raw: Any, integer: bool = False) -> tuple[Any, str | None]:
 
 # --- importing -----------------------------------------------------------------------------
 
+def preview_problem_list(ctx: Context, username: str, content: bytes) -> Preview:
+    """What importing `content` would do: its cell errors, or its rows with the duplicates the
+    office must decide on (`find_duplicates`). Nothing is written.
+
+    :raises Forbidden: only the office imports clues.
+    """
+    access.require_role(access.get_user(ctx.session, username), Role.office)
+    preview = parse_problem_list(ctx.runtime.forms, content)
+    if preview.ok:
+        preview.duplicates = find_duplicates(ctx, preview)
+    return preview
+
+
 def import_problem_list(ctx: Context, username: str, content: bytes,
-                        progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                        progress: Callable[[int, int], None] | None = None,
+                        decisions: dict[int, str] | None = None) -> dict[str, Any]:
     """Turn every row of a problem list into a clue, in the caller's transaction.
 
     All or none: a list with any error raises before anything is written, and a failure while
     creating clues propagates so that the caller's transaction rolls back the ones made so far.
+    Duplicates are found again here (clues may have been registered since the preview); each
+    flagged row is skipped or kept as `decisions` (Excel row number → "skip" | "keep") says,
+    else by its default — so importing the same file twice imports nothing the second time.
     `progress(done, total)` is called every PROGRESS_EVERY rows and once at the end.
 
     :raises Forbidden: only the office imports clues. :raises ProblemListInvalid: the list has
@@ -500,11 +581,18 @@ def import_problem_list(ctx: Context, username: str, content: bytes,
     preview = parse_problem_list(ctx.runtime.forms, content)
     if not preview.ok:
         raise ProblemListInvalid(preview)
+    flagged = {w["row"]: w for w in find_duplicates(ctx, preview)}
+    decisions = decisions or {}
     create = getattr(clues, "create_clue", None) or clues._create  # type: ignore[attr-defined]
     total = len(preview.rows)
     clue_ids: list[int] = []
-    for done, intake in enumerate(preview.rows, start=1):
-        clue_ids.append(create(ctx, intake, user.username, user.role.value).id)
+    skipped: list[dict[str, Any]] = []
+    for done, (row, intake) in enumerate(zip(preview.row_numbers, preview.rows), start=1):
+        warning = flagged.get(row)
+        if warning is not None and decisions.get(row, warning["default"]) == SKIP:
+            skipped.append(warning)
+        else:
+            clue_ids.append(create(ctx, intake, user.username, user.role.value).id)
         if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
             progress(done, total)
-    return {"imported": len(clue_ids), "clue_ids": clue_ids}
+    return {"imported": len(clue_ids), "clue_ids": clue_ids, "skipped": skipped}

@@ -68,10 +68,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .i18n import select_locale
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
 
-    from . import (admin, api, auth, campaigns, clues, dashboard, designer, dossiers, errors, evidence, filters, imports,
-                   inbox, instances, ledger, migration, notifications, ops, process_api, reports, supervision, tasks,
-                   tokens)
+    from . import (admin, api, auth, campaigns, clues, dashboard, designer, dossiers, drafts, errors, evidence, filters,
+                   imports, inbox, instances, ledger, migration, notifications, ops, process_api, reports, supervision,
+                   tasks, tokens)
     errors.init_app(app)
+    drafts.init_app(app)
     filters.init_app(app)
     for module in (auth, inbox, tasks, clues, ledger, admin, api, process_api, evidence, imports, tokens, campaigns,
                    notifications, supervision, instances, designer, migration, dashboard, reports, dossiers, ops):

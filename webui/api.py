@@ -122,8 +122,13 @@ def _task_query() -> dict[str, Any]:
 
 @bp.post("/clues")
 def create_clue() -> Any:
-    created = engine().run(clues.add_clue, current_user.username, _body())
-    return jsonify(created), 201, {"Location": url_for(".get_clue", clue_id=created["clue_id"])}
+    key = request.headers.get("Idempotency-Key")
+    created = engine().run(clues.add_clue, current_user.username, _body(), submission_token=key,
+                           refuse_changed=True, token_field="Idempotency-Key")
+    headers = {"Location": url_for(".get_clue", clue_id=created["clue_id"])}
+    if created["replayed"]:
+        return jsonify(created), 200, {**headers, "Idempotent-Replayed": "true"}
+    return jsonify(created), 201, headers
 
 
 @bp.get("/clues")

@@ -12,6 +12,7 @@ from engine import accounts
 from engine.db.models import User
 from engine.errors import EngineError, ValidationFailed
 
+from . import drafts
 from .db import engine
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -70,12 +71,15 @@ def init_app(app: Flask) -> None:
         now = engine().clock.now().timestamp()
         last = session.get("last_seen", now)
         if now - last > app.config["IDLE_TIMEOUT_MINUTES"] * 60:
-            engine().run(accounts.audit, current_user.username, "logout", remote_addr=request.remote_addr,
+            username = current_user.username
+            engine().run(accounts.audit, username, "logout", remote_addr=request.remote_addr,
                          reason="idle timeout")
             logout_user()
-            session.clear()
+            drafts.clear_session()
             if request.path.startswith("/api/"):
                 return jsonify({"error": "unauthorized", "message": "session timed out"}), 401
+            if drafts.keep_posted_form(username):
+                return redirect(url_for("auth.login", next=request.path))
             flash(_("You were signed out after a period of inactivity."), "warning")
             return redirect(url_for("auth.login", next=request.full_path))
         session["last_seen"] = now
@@ -94,7 +98,7 @@ def login() -> Any:
         if user is None:
             flash(refusal or "", "danger")
             return render_template("auth/login.html", username=username), 401
-        session.clear()
+        drafts.clear_session()  # a form kept while signed out waits for this sign-in
         login_user(user)
         session["last_seen"] = engine().clock.now().timestamp()
         target = request.args.get("next") or ""

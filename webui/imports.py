@@ -25,7 +25,7 @@ from engine import Engine, access
 from engine.context import Context
 from engine.db.models import Role
 from engine.errors import EngineError, NotFound
-from engine.problem_list import ProblemListInvalid, import_problem_list, parse_problem_list, template_xlsx
+from engine.problem_list import KEEP, SKIP, ProblemListInvalid, import_problem_list, preview_problem_list, template_xlsx
 
 from .db import engine
 
@@ -49,6 +49,8 @@ class Job:
     error_count: int = 0
     message: str = ""
     touched: float = field(default_factory=time.monotonic)
+    decisions: dict[int, str] = field(default_factory=dict)  # Excel row → skip | keep, from the preview page
+    skipped: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -56,7 +58,8 @@ class Job:
 
     def to_dict(self) -> dict[str, Any]:
         return {"done": self.done, "total": self.total, "state": self.state, "imported": self.imported,
-                "errors": self.errors, "error_count": self.error_count, "message": self.message}
+                "errors": self.errors, "error_count": self.error_count, "message": self.message,
+                "skipped": self.skipped}
 
 
 _jobs: dict[str, Job] = {}
@@ -135,7 +138,7 @@ def preview() -> Any:
     upload = request.files.get("file")
     content = upload.read() if upload is not None else b""
     filename = (upload.filename or "") if upload is not None else ""
-    result = parse_problem_list(engine().runtime.forms, content)
+    result = engine().run(preview_problem_list, current_user.username, content)
     token = None
     if result.ok:
         _forget_old()
@@ -147,7 +150,8 @@ def preview() -> Any:
             out.write(content)
         with _lock:
             _jobs[token] = Job(user=current_user.username, total=len(result.rows))
-    return render_template("imports/preview.html", preview=result, token=token, filename=filename), \
+    return render_template("imports/preview.html", preview=result, token=token, filename=filename,
+                           skip_by_default=sum(w["default"] == SKIP for w in result.duplicates)), \
         200 if result.ok else 422
 
 
@@ -158,7 +162,7 @@ def _run(eng: Engine, token: str, job: Job, path: Path) -> None:
 
     try:
         content = path.read_bytes()
-        result = eng.run(import_problem_list, job.user, content, progress=progress)
+        result = eng.run(import_problem_list, job.user, content, progress=progress, decisions=job.decisions)
     except ProblemListInvalid as exc:
         job.errors, job.error_count = exc.preview.errors, max(exc.preview.error_count, len(exc.preview.errors))
         job.done, job.state = 0, "invalid"
@@ -168,13 +172,24 @@ def _run(eng: Engine, token: str, job: Job, path: Path) -> None:
         log.exception("problem-list import %s failed", token)
         job.message, job.done, job.state = "internal error; nothing was imported", 0, "failed"
     else:
-        job.imported, job.done, job.state = result["imported"], result["imported"], "done"
+        job.imported, job.skipped = result["imported"], result["skipped"]
+        job.done, job.state = result["imported"] + len(result["skipped"]), "done"
     finally:
         job.touched = time.monotonic()
         try:
             path.unlink()
         except OSError:
             pass
+
+
+def _decisions() -> dict[int, str]:
+    """The preview page's per-row choices (`decision-<row>` = skip | keep); rows not named keep their default."""
+    chosen = {}
+    for name, value in request.form.items():
+        row = name.removeprefix("decision-")
+        if row != name and row.isdigit() and value in (SKIP, KEEP):
+            chosen[int(row)] = value
+    return chosen
 
 
 @bp.route("/confirm", methods=["POST"])
@@ -191,6 +206,7 @@ def confirm() -> Any:
                 del _jobs[token]
                 raise NotFound("the uploaded file is gone: upload it again")
             job.state, job.touched = "running", time.monotonic()
+            job.decisions = _decisions()
     if start:  # a second click on the same preview shows the same import, it does not start another
         worker = threading.Thread(target=_run, args=(engine(), token, job, path), name=f"import-{token[:8]}",
                                   daemon=True)

@@ -98,6 +98,9 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
                 "instance_id": {"type": "integer"},
                 "duplicates": {"type": "array", "items": {"type": "integer"},
                                "description": "同一企业、同一被反映单位仍在办理中的其他线索编号"},
+                "replayed": {"type": "boolean",
+                             "description": "true：同一 Idempotency-Key 已登记过，返回的是当时登记的线索，未重复登记"},
+                "same_data": {"type": "boolean", "description": "仅在 replayed 为 true 时出现；总为 true（数据不同时返回 422）"},
             },
         },
         "Clue": {
@@ -267,12 +270,22 @@ def build_document(forms: FormRegistry, session_cookie: str = "session") -> dict
         "/api/clues": {
             "post": {
                 "tags": ["clues"], "operationId": "createClue", "summary": "线索登记",
-                "description": "登记一条问题线索并启动办理流程（仅综合办公室）。",
+                "description": "登记一条问题线索并启动办理流程（仅综合办公室）。可带 Idempotency-Key 请求头："
+                               "同一用户以同一键再次提交（如超时后重试）不会重复登记，而是返回 200 和当时登记的线索；"
+                               "同一键配以不同的请求体返回 422。键与线索登记在同一事务中记录，并发的重复请求也只登记一条。",
+                "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                                "description": "客户端为每次登记生成的唯一键（1–100 个可打印 ASCII 字符，建议 UUID）",
+                                "schema": {"type": "string", "minLength": 1, "maxLength": 100,
+                                           "pattern": "^[\\x21-\\x7e]{1,100}$"}}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ClueIntake")}}},
-                "responses": _responses(
+                "responses": {**_responses(
                     ("201", {**_json(_ref("ClueCreated"), "已登记；duplicates 非空时提示可能重复"),
                              "headers": {"Location": {"schema": {"type": "string"}, "description": "新线索的 URL"}}}),
                     "400", "401", "403", "422"),
+                    "200": {**_json(_ref("ClueCreated"), "该 Idempotency-Key 已登记过：返回当时的线索，未重复登记"),
+                            "headers": {"Location": {"schema": {"type": "string"}, "description": "该线索的 URL"},
+                                        "Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]},
+                                                                "description": "本次为重放"}}}},
             },
             "get": {
                 "tags": ["clues"], "operationId": "listClues", "summary": "工作台账",

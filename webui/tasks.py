@@ -12,6 +12,7 @@ from engine.errors import Conflict, ValidationFailed
 from engine.ledger import LABELS
 
 from .db import engine
+from .drafts import kept_fields, keeps_typed_work, values_of
 from .formdata import form_to_data
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -28,6 +29,9 @@ def _page(task: dict[str, Any], values: dict[str, Any], errors: dict[str, str], 
 @login_required
 def show(task_id: str) -> Any:
     task = engine().run(tasks.show_task, task_id, current_user.username)
+    kept = kept_fields() if task.get("may_complete") else None
+    if kept is not None:
+        return _page(task, values_of(task["form"]["schema"], kept) if task.get("form") else {}, {})
     # A task done before (a report sent back) starts from the last submission.
     values = dict(task["previous"]["values"] or {}) if task.get("previous") else {}
     return _page(task, values, {})
@@ -35,6 +39,7 @@ def show(task_id: str) -> Any:
 
 @bp.route("/<task_id>", methods=["POST"])
 @login_required
+@keeps_typed_work
 def complete(task_id: str) -> Any:
     try:
         task = engine().run(tasks.show_task, task_id, current_user.username)

@@ -367,3 +367,4 @@ class SupervisionNotice(Base):
 # Tables of later areas live in their own modules (declared on the same Base), one per area.
 from . import calendar_models, design_models, migration_models, report_models  # noqa: E402,F401
 from . import stats_models  # noqa: E402,F401
+from . import intake_models  # noqa: E402,F401

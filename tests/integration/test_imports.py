@@ -106,7 +106,7 @@ def test_one_bad_row_is_shown_and_nothing_is_imported_then_the_fixed_file_import
         'data-state="done"' in started.get_data(as_text=True)
     state = wait_until_finished(client, token)
     assert state == {"done": 3, "total": 3, "state": "done", "imported": 3, "errors": [], "error_count": 0,
-                     "message": ""}
+                     "message": "", "skipped": []}
     assert clue_count(web_engine) == 3
     assert not any(import_dir.glob("*"))  # the kept file is deleted after the import
     fragment = client.get(f"/imports/progress/{token}", headers={"HX-Request": "true"}).get_data(as_text=True)
@@ -177,6 +177,37 @@ def test_a_running_import_shows_a_progress_bar_and_keeps_polling(client: FlaskCl
         assert 'hx-trigger="every 500ms"' in fragment and 'aria-valuenow="25"' in fragment and "width: 25%" in fragment
         assert client.get(f"/imports/progress/{token}").get_json() == {
             "done": 100, "total": 400, "state": "running", "imported": 0, "errors": [], "error_count": 0,
-            "message": ""}
+            "message": "", "skipped": []}
     finally:
         del imports._jobs[token]
+
+
+def test_the_same_file_twice_is_flagged_row_by_row_and_imports_nothing_by_default(
+        client: FlaskClient, auth: AuthActions, web_engine: Engine) -> None:
+    auth.login("office")
+    rows = [row("甲公司"), row("乙公司", amount="35.6万"), row("丙公司")]
+    content = workbook(web_engine, rows)
+    first = token_of(preview(client, content).get_data(as_text=True))
+    client.post("/imports/confirm", data={"token": first})
+    assert wait_until_finished(client, first)["imported"] == 3
+
+    again = preview(client, content)
+    html = again.get_data(as_text=True)
+    assert again.status_code == 200
+    table = html[html.index('data-testid="import-duplicates"'):]
+    assert re.findall(r'<tr data-row="(\d+)" data-kind="(\w+)"', table) == [("2", "exact"), ("3", "exact"), ("4", "exact")]
+    assert len(re.findall(r'name="decision-\d+" id="skip-\d+" value="skip" checked', table)) == 3
+    assert "已登记" in html and "跳过" in html
+    token = token_of(html)
+    client.post("/imports/confirm", data={"token": token})  # the page's defaults: skip them all
+    state = wait_until_finished(client, token)
+    assert state["state"] == "done" and state["imported"] == 0 and [w["row"] for w in state["skipped"]] == [2, 3, 4]
+    assert clue_count(web_engine) == 3
+    done = client.get(f"/imports/progress/{token}", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert 'data-skipped="3"' in done and 'data-testid="import-skipped"' in done
+
+    token = token_of(preview(client, content).get_data(as_text=True))
+    client.post("/imports/confirm", data={"token": token, "decision-3": "keep", "decision-4": "skip"})
+    state = wait_until_finished(client, token)
+    assert state["imported"] == 1 and [w["row"] for w in state["skipped"]] == [2, 4]
+    assert clue_count(web_engine) == 4

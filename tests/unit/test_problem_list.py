@@ -131,18 +131,57 @@ def test_bad_row_lists_each_cell_and_imports_nothing(engine: Engine) -> None:
     assert caught.value.preview.total == 4 and caught.value.preview.row_numbers == [2, 6]
 
 
-def test_duplicates_within_the_file_are_flagged_on_the_later_row(engine: Engine) -> None:
+def test_duplicates_within_the_file_are_warnings_on_the_later_row(engine: Engine) -> None:
     content = from_template(engine, [
         row(enterprise="随州市恒达建材有限公司", debtor="曾都区某街道办事处"),
         row(enterprise="随州市恒达建材有限公司", debtor="市住建局"),
         row(enterprise=" 随州市恒达建材有限公司 ", debtor="曾都区某街道办事处", summary="另一笔工程款"),
+        row(enterprise="随州市恒达建材有限公司", debtor="曾都区某街道办事处", amount=5000),
     ])
     preview = parse_problem_list(engine.runtime.forms, content)
-    assert [(e["row"], e["column"]) for e in preview.errors] == [(4, "企业名称")]
-    assert "与第 2 行重复" in preview.errors[0]["message"]
-    with pytest.raises(ProblemListInvalid):
-        run_import(engine, content)
-    assert clue_count(engine) == 0
+    assert preview.ok and preview.errors == []  # warnings, not errors: the office decides
+    assert [(w["row"], w["kind"], w["same_as_row"], w["default"]) for w in preview.duplicates] == [
+        (4, "exact", 2, "skip"), (5, "similar", 2, "keep")]
+    result = run_import(engine, content)
+    assert result["imported"] == 3 and [w["row"] for w in result["skipped"]] == [4]
+    assert clue_count(engine) == 3
+
+
+def preview_of(engine: Engine, content: bytes) -> problem_list.Preview:
+    with engine.transaction() as ctx:
+        return problem_list.preview_problem_list(ctx, "office", content)
+
+
+def test_a_second_import_of_the_same_file_flags_every_row_and_imports_none_by_default(engine: Engine) -> None:
+    content = from_template(engine, [row(enterprise=f"企业{n}", amount=1000 * (n + 1)) for n in range(3)])
+    assert preview_of(engine, content).duplicates == []
+    first = run_import(engine, content)
+    assert first["imported"] == 3 and first["skipped"] == []
+
+    again = preview_of(engine, content)
+    assert [(w["row"], w["kind"], w["default"], w["clue_ids"]) for w in again.duplicates] == [
+        (2, "exact", "skip", [first["clue_ids"][0]]), (3, "exact", "skip", [first["clue_ids"][1]]),
+        (4, "exact", "skip", [first["clue_ids"][2]])]
+    second = run_import(engine, content)
+    assert second["imported"] == 0 and [w["row"] for w in second["skipped"]] == [2, 3, 4]
+    assert clue_count(engine) == 3
+    kept = run_import(engine, content, decisions={3: "keep"})  # the office keeps one on purpose
+    assert kept["imported"] == 1 and [w["row"] for w in kept["skipped"]] == [2, 4]
+    assert clue_count(engine) == 4
+
+
+def test_only_open_clues_count_and_another_amount_is_kept_by_default(engine: Engine) -> None:
+    registered = engine.add_clue("office", {"source": "leadership", "enterprise_name": "随州市恒达建材有限公司",
+                                            "debtor": "曾都区某街道办事处", "summary": "道路工程款逾期未付",
+                                            "amount_owed": 1280000})
+    content = from_template(engine, [row(), row(enterprise="ＡＢＣ公司"), row(amount=99)])
+    warnings = preview_of(engine, content).duplicates
+    assert [(w["row"], w["kind"], w["default"], w["clue_ids"]) for w in warnings] == [
+        (2, "exact", "skip", [registered["clue_id"]]), (4, "similar", "keep", [registered["clue_id"]])]
+    with engine.transaction() as ctx:  # a closed clue is no longer a duplicate
+        ctx.session.get_one(Clue, registered["clue_id"]).stage = "closed"
+    # Row 4 still repeats row 2 of the file, but no clue any more.
+    assert [(w["row"], w["same_as_row"], w["clue_ids"]) for w in preview_of(engine, content).duplicates] == [(4, 2, [])]
 
 
 @pytest.mark.parametrize("content, message", [
