@@ -26,9 +26,13 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import MapAdapter
 
 from engine import FixedClock
 from engine.clock import parse_moment
+from engine.db.models import ProcessInstance
 from engine.demo import DEMO_PASSWORD, ROLE_USERS, demo_users, load_demo
 from engine.org import FIVE_GROUPS, SUIZHOU_UNITS
 from webui import create_app
@@ -42,11 +46,12 @@ PER_PATTERN = 3      # distinct URLs opened per pattern: enough to meet a second
 PER_DOWNLOAD = 1     # generated files (.docx, .xlsx, .png) are slow to make; so is the language switch
 PER_ROLE = 300       # pages opened per role at most; the demo needs far fewer
 MAX_REDIRECTS = 5
+START = "(start)"
 # Sign-out is a POST, but a link to it would end the crawl's session; the language switch is
 # checked once per role and then undone so the rest of the crawl reads the same language.
 NEVER_FOLLOW = re.compile(r"^/auth/logout")
 ID_SEGMENT = re.compile(r"^(\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,})$", re.I)
-# Unit and group codes and user names stand in paths the way ids do (/reports/year-end/unit/zengdu.docx).
+# Unit and group codes and user names stand in URLs the way ids do (/reports/year-end/unit/zengdu.docx).
 CODES = {code for code, *_ in SUIZHOU_UNITS} | {code for code, *_ in FIVE_GROUPS} | {u for u, *_ in demo_users()}
 
 # Failures in the navigation bar (webui/templates/base.html, edited elsewhere): role -> {path: reason}.
@@ -148,28 +153,31 @@ def same_origin(base: str, href: str) -> str | None:
     return parts.path + ("?" + parts.query if parts.query else "")
 
 
-def pattern(url: str) -> str:
+def pattern(routes: MapAdapter, url: str) -> str:
     """What `url` has in common with the links that differ from it only in which clue, task, unit or
-    user they name; the language switch is one pattern per language, whatever page it is on."""
+    user they name: its view, with ids and directory codes in place of their values (a form's key
+    or a process id stays, since each is a page of its own), and the names of its query parameters.
+    The language switch is one pattern per language, whatever page it is on."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     languages = [v for k, v in query if k == "lang"]
     if languages:
         return f"?lang={languages[0]}"
-    path = "/".join(_segment(s) for s in parts.path.split("/"))
+    try:
+        endpoint, args = routes.match(parts.path, method="GET")
+    except HTTPException:  # no such page (reported when opened) or a redirect to one
+        return parts.path
+    path = endpoint + "(" + ",".join(f"{k}={_placeholder(v)}" for k, v in sorted(args.items())) + ")"
     if is_download(url):
         return path  # the ledger's export of each filter is the same code as the ledger's page for it
     keys = sorted({k for k, _ in query})
     return path + ("?" + "&".join(keys) if keys else "")
 
 
-def _segment(segment: str) -> str:
-    stem, dot, extension = segment.partition(".")
-    if ID_SEGMENT.match(stem):
-        return "{id}" + dot + extension
-    if stem in CODES:
-        return "{code}" + dot + extension
-    return segment
+def _placeholder(value: object) -> str:
+    if isinstance(value, int) or ID_SEGMENT.match(str(value)):
+        return "{id}"
+    return "{code}" if value in CODES else str(value)
 
 
 def is_download(url: str) -> bool:
@@ -181,7 +189,9 @@ def is_download(url: str) -> bool:
 @dataclass
 class Crawl:
     client: FlaskClient
+    routes: MapAdapter
     role: str
+    follow_nav: bool = True  # False: only the links in a page's own content
     failures: list[str] = field(default_factory=list)
     nav_failures: dict[str, str] = field(default_factory=dict)
     opened: int = 0
@@ -222,23 +232,24 @@ class Crawl:
                 self.failures.append(f"{answer.status_code} asset {url} (on {page})")
             answer.close()
 
-    def run(self) -> None:
-        """Breadth-first. A link pattern is opened up to PER_PATTERN times for each pattern of page
-        that shows it (a task linked from the inbox and from a clue page are different questions),
-        and a page pattern is read for further links up to PER_PATTERN times."""
+    def run(self, start: tuple[str, ...] = ("/",), budget: int = PER_ROLE) -> None:
+        """Breadth-first from `start` (each opened and read, whatever its pattern). A link pattern is
+        opened up to PER_PATTERN times for each pattern of page that shows it (a task linked from
+        the inbox and from a clue page are different questions), and a page pattern is read for
+        further links up to PER_PATTERN times."""
         self.sign_in()
         seen: set[str] = set()
         shown: dict[tuple[str, str], int] = {}
         read = self.per_pattern
-        queue: deque[tuple[str, str, bool, bool]] = deque([("/", "(start)", False, False)])
-        while queue and self.opened < PER_ROLE:
+        queue: deque[tuple[str, str, bool, bool]] = deque((url, START, False, False) for url in start)
+        while queue and self.opened < budget:
             url, shown_on, in_nav, htmx = queue.popleft()
             if url in seen or NEVER_FOLLOW.match(url):
                 continue
-            key = pattern(url)
+            key = pattern(self.routes, url)
             limit = PER_DOWNLOAD if key.startswith("?lang=") or is_download(url) else PER_PATTERN
-            pair = (key, "" if key.startswith("?lang=") else pattern(shown_on))
-            if shown.get(pair, 0) >= limit:
+            pair = (key, "" if key.startswith("?lang=") else pattern(self.routes, shown_on))
+            if shown.get(pair, 0) >= limit and shown_on != START:
                 continue
             shown[pair] = shown.get(pair, 0) + 1
             seen.add(url)
@@ -259,7 +270,7 @@ class Crawl:
                 with self.client.session_transaction() as session:
                     session.pop("lang", None)
                 continue
-            if mimetype != "text/html" or read.get(key, 0) >= limit:
+            if mimetype != "text/html" or (read.get(key, 0) >= limit and shown_on != START):
                 continue
             read[key] = read.get(key, 0) + 1
             parser = PageParser()
@@ -267,14 +278,14 @@ class Crawl:
             self.check_assets(final, parser.found.assets)
             for href, nav, hx in parser.found.links:
                 target = same_origin(final, href)
-                if target is not None and target not in seen:
+                if target is not None and target not in seen and (self.follow_nav or not nav):
                     queue.append((target, final, nav, hx))
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_link_answers(demo_app: Flask, role: str) -> None:
     started = time.perf_counter()
-    crawl = Crawl(demo_app.test_client(), role)
+    crawl = Crawl(demo_app.test_client(), demo_app.url_map.bind("localhost"), role)
     crawl.run()
     elapsed = time.perf_counter() - started
     print(f"{role}: {crawl.opened} pages of {len(crawl.per_pattern)} patterns, {len(crawl.checked_assets)} assets, "
@@ -286,3 +297,33 @@ def test_every_link_answers(demo_app: Flask, role: str) -> None:
     assert not crawl.failures, f"{role} was shown links that do not answer:\n" + "\n".join(crawl.failures)
     if crawl.nav_failures:
         pytest.xfail("; ".join(sorted(set(crawl.nav_failures.values()))))
+
+
+def test_every_open_task_instance_and_process_of_the_demo_opens(demo_app: Flask) -> None:
+    """What the role crawl may pass over: every task the demo leaves open (for the office, who sees
+    them all, and for the first two demo accounts that handle each kind, other groups' and units'
+    accounts too, with the links on the task page), every process instance for the supervisor, and
+    every deployed version for the designer."""
+    engine = demo_app.extensions["chengxin_engine"]
+    routes = demo_app.url_map.bind("localhost")
+    pages: dict[str, list[str]] = {"office": []}
+    handlers: dict[str, set[str]] = {}
+    for username, *_ in demo_users():
+        for task in engine.tasks(username, per_page=200)["items"]:
+            url = f"/tasks/{task['id']}"
+            if url not in pages["office"]:
+                pages["office"].append(url)
+                if len(handlers.setdefault(task["name"], set()) - {username}) < 2:
+                    handlers[task["name"]].add(username)
+                    pages.setdefault(username, []).append(url)
+    pages["supervisor"] = [f"/instances/{i}" for i in
+                           engine.run(lambda ctx: ctx.session.scalars(select(ProcessInstance.id)).all())]
+    pages["designer"] = [f"/designer/processes/{d['process_id']}/{d['version']}" for d in engine.definitions()]
+    assert len(pages["office"]) > 20 and len(pages["supervisor"]) > 20, pages
+    failures = []
+    for username, urls in pages.items():
+        crawl = Crawl(demo_app.test_client(), routes, username, follow_nav=False)
+        links = 0 if username in ("office", "supervisor", "designer") else 5 * len(urls)
+        crawl.run(tuple(urls), budget=len(urls) + links)
+        failures += [f"{username}: {failure}" for failure in crawl.failures]
+    assert not failures, "\n".join(failures)
