@@ -73,9 +73,14 @@ def require_can_act(user: User, task: HumanTask) -> None:
         raise Forbidden(f"user {user.username!r} may not act on task {task.id} ({task.title})")
 
 
+def can_view(user: User, task: HumanTask) -> bool:
+    """The task's handler or someone who sees all clues; a group sees its clues, not the units' tasks on them."""
+    return user.role in SEES_EVERYTHING or can_act(user, task)
+
+
 def require_can_view(user: User, task: HumanTask) -> None:
     """:raises Forbidden: neither the task's handler nor someone who sees all clues."""
-    if user.role not in SEES_EVERYTHING and not can_act(user, task):
+    if not can_view(user, task):
         raise Forbidden(f"user {user.username!r} may not see task {task.id}")
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from . import access, readable, submissions
 from .campaigns import current_campaign, process_variables
 from .context import Context
-from .db.models import Clue, HumanTask, OrgUnit, ProcessInstance, Role, WorkGroup
+from .db.models import Clue, HumanTask, OrgUnit, ProcessInstance, Role, User, WorkGroup
 from .errors import NotFound, ValidationFailed
 from .history import events_of
 from .instances import start_instance
@@ -138,7 +138,7 @@ def view_clue(ctx: Context, username: str, clue_id: int) -> dict[str, Any]:
     user = access.get_user(ctx.session, username)
     clue = get_clue(ctx, clue_id)
     access.require_can_see_clue(user, clue)
-    shown = show_clue(ctx, clue_id, include_private=access.sees_complainant(user))
+    shown = show_clue(ctx, clue_id, include_private=access.sees_complainant(user), viewer=user)
     unit = ctx.session.get(OrgUnit, clue.responsible_unit) if clue.responsible_unit else None
     group = ctx.session.get(WorkGroup, clue.work_group) if clue.work_group else None
     shown["responsible_unit_name"] = unit.name if unit else None
@@ -159,7 +159,8 @@ def view_clue(ctx: Context, username: str, clue_id: int) -> dict[str, Any]:
     return shown
 
 
-def show_clue(ctx: Context, clue_id: int, include_private: bool = True) -> dict[str, Any]:
+def show_clue(ctx: Context, clue_id: int, include_private: bool = True, viewer: User | None = None) -> dict[str, Any]:
+    """With a `viewer`, each task says whether that user may open it (`may_open`)."""
     clue = get_clue(ctx, clue_id)
     instance = ctx.session.get(ProcessInstance, clue.instance_id) if clue.instance_id else None
     tasks = ctx.session.scalars(select(HumanTask).where(HumanTask.clue_id == clue.id).order_by(HumanTask.created_at))
@@ -167,7 +168,8 @@ def show_clue(ctx: Context, clue_id: int, include_private: bool = True) -> dict[
             "instance": {"id": instance.id, "status": instance.status.value, "version": instance.version,
                          "next_timer_at": instance.next_timer_at.isoformat() if instance.next_timer_at else None,
                          "error": instance.error_message} if instance else None,
-            "tasks": [task_summary(t) for t in tasks]}
+            "tasks": [{**task_summary(t), **({"may_open": access.can_view(viewer, t)} if viewer else {})}
+                      for t in tasks]}
 
 
 def clue_history(ctx: Context, clue_id: int) -> dict[str, Any]:

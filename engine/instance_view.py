@@ -272,7 +272,8 @@ def _detail(ctx: Context, user: User, instance: ProcessInstance, clue: Clue | No
                   "sendback_count": clue.sendback_count} if clue is not None else None),
         "clue_id": clue.id if clue is not None else None,
         "tasks": [{**task_summary(t, ctx.now), "waiting_on": t.audience,
-                   "waiting_on_label": audience_label(t.audience, names)} for t in tasks],
+                   "waiting_on_label": audience_label(t.audience, names), "may_open": access.can_view(user, t)}
+                  for t in tasks],
         **diagram,
         "timeline": _timeline(events, include_private=access.sees_complainant(user)),
         "chain": chain_status(instance, events, broken),

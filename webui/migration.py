@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -75,6 +75,15 @@ def reason_text(reason: dict[str, Any]) -> str:
         "failed": _("The move could not be verified."),
     }
     return texts.get(reason.get("code", ""), reason.get("message", ""))
+
+
+def may_migrate() -> bool:
+    """Whether the signed-in user may open this page: the engine's list of roles, so a link never leads to a 403."""
+    return bool(current_user.is_authenticated) and current_user.role in {role.value for role in vm.MIGRATORS}
+
+
+def init_app(app: Flask) -> None:
+    app.context_processor(lambda: {"may_migrate": may_migrate})  # the designer's tabs link here
 
 
 @bp.context_processor

@@ -178,7 +178,10 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
                                    "next_timer_at": _nullable("string", format="date-time"),
                                    "error": _nullable("string")},
                 }]},
-                "tasks": {"type": "array", "items": _ref("TaskSummary"), "description": "当前待办的任务"},
+                "tasks": {"type": "array", "description": "当前待办的任务", "items": {
+                    "allOf": [_ref("TaskSummary")], "required": ["may_open"],
+                    "properties": {"may_open": {"type": "boolean", "description": "调用者能否打开该任务（GET /api/tasks/{id}）"}},
+                }},
                 "history": {"type": "array", "items": _ref("HistoryEvent")},
             },
         },
