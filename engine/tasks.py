@@ -113,6 +113,15 @@ def _ready_row(ctx: Context, task_id: str) -> HumanTask:
     raise NotFound(f"task {task_id} does not exist")
 
 
+def clue_of_finished_task(ctx: Context, task_id: str, username: str) -> int | None:
+    """The clue a task that is no longer ready belonged to, if this user may see it: an old link
+    (a notice, a bookmark) then leads to where the work went on."""
+    user = access.get_user(ctx.session, username)
+    clue = ctx.session.scalar(select(Clue).join(InstanceEvent, InstanceEvent.instance_id == Clue.instance_id)
+                              .where(InstanceEvent.task_id == task_id).limit(1))
+    return clue.id if clue is not None and access.can_see_clue(user, clue) else None
+
+
 def show_task(ctx: Context, task_id: str, username: str) -> dict[str, Any]:
     """A READY task with its form, its option lists and every earlier step as label–value pairs.
 

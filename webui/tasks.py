@@ -28,7 +28,14 @@ def _page(task: dict[str, Any], values: dict[str, Any], errors: dict[str, str], 
 @bp.route("/<task_id>", methods=["GET"])
 @login_required
 def show(task_id: str) -> Any:
-    task = engine().run(tasks.show_task, task_id, current_user.username)
+    try:
+        task = engine().run(tasks.show_task, task_id, current_user.username)
+    except Conflict:
+        clue_id = engine().run(tasks.clue_of_finished_task, task_id, current_user.username)
+        if clue_id is None:
+            raise
+        flash(_("This task has already been done; here is its clue."), "info")
+        return redirect(url_for("clues.show", clue_id=clue_id))
     kept = kept_fields() if task.get("may_complete") else None
     if kept is not None:
         return _page(task, values_of(task["form"]["schema"], kept) if task.get("form") else {}, {})
