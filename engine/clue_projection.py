@@ -15,7 +15,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from . import credit, lights
+from . import credit, lights, money
 from .context import Context
 from .db.models import Clue, ProcessInstance
 from .taskinfo import properties
@@ -68,7 +68,7 @@ def _apply(clue: Clue, data: dict[str, Any]) -> None:
         if column == "deadline" and isinstance(value, str):
             value = date.fromisoformat(value[:10])
         elif column == "amount_paid" and value is not None:
-            value = Decimal(str(value))
+            value = money.of(value)
         elif column == "key_problem" or (column == "spot_check_selected" and value is not None):
             value = bool(value)
         elif column == "sendback_count" and value is None:

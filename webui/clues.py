@@ -8,11 +8,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from engine import clues
-from engine.errors import ValidationFailed
+from engine.errors import ConfirmationRequired, ValidationFailed
 from engine.ledger import LABELS
 
 from .db import engine
-from .formdata import form_to_data
+from .formdata import CONFIRM_FIELD, form_to_data
 
 bp = Blueprint("clues", __name__, url_prefix="/clues")
 
@@ -23,11 +23,15 @@ def new() -> Any:
     form = engine().run(clues.intake_form, current_user.username)
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    warnings: dict[str, str] = {}
     status = 200
     if request.method == "POST":
         values = form_to_data(form["schema"], request.form)
         try:
-            created = engine().run(clues.add_clue, current_user.username, values)
+            created = engine().run(clues.add_clue, current_user.username, values,
+                                   request.form.get(CONFIRM_FIELD) == "1")
+        except ConfirmationRequired as exc:
+            warnings, status = exc.fields, 422
         except ValidationFailed as exc:
             errors, status = exc.fields, 422
         else:
@@ -36,7 +40,7 @@ def new() -> Any:
                 flash(_("Possible duplicate: the same enterprise and debtor are already open in clue(s) %(ids)s.",
                         ids=", ".join(f"#{i}" for i in created["duplicates"])), "warning")
             return redirect(url_for("clues.show", clue_id=created["clue_id"]))
-    return render_template("clues/new.html", form=form, values=values, errors=errors), status
+    return render_template("clues/new.html", form=form, values=values, errors=errors, warnings=warnings), status
 
 
 @bp.route("/<int:clue_id>")
