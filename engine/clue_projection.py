@@ -7,7 +7,6 @@ script that counts them, never recomputed from the ledger.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session

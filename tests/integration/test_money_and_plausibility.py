@@ -13,7 +13,7 @@ from engine import Engine
 
 from ..factories import ClueDriver
 from .conftest import AuthActions
-from .test_api import INTAKE, PLAN, ApiClient, api, assigned, token_for  # noqa: F401 - api is a fixture
+from .test_api import INTAKE, ApiClient, api, assigned, token_for  # noqa: F401 - api is a fixture
 
 TOO_BIG = "99999999999999999999"
 
