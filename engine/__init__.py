@@ -5,8 +5,9 @@ database transaction. See engine/README.md for the rules this package keeps.
 """
 from .clock import FixedClock, SystemClock
 from .engine import Engine
-from .errors import Conflict, DefinitionRejected, EngineError, Forbidden, NotFound, ValidationFailed
+from .errors import (ConfirmationRequired, Conflict, DefinitionRejected, EngineError, Forbidden, NotFound,
+                     ValidationFailed)
 from .settings import EngineSettings
 
 __all__ = ["Engine", "EngineSettings", "FixedClock", "SystemClock", "EngineError", "NotFound", "Conflict",
-           "Forbidden", "ValidationFailed", "DefinitionRejected"]
+           "Forbidden", "ValidationFailed", "ConfirmationRequired", "DefinitionRejected"]

@@ -27,7 +27,7 @@ from docx.table import Table
 from sqlalchemy import select
 from SpiffWorkflow.util.task import TaskState
 
-from . import access, diagram_image
+from . import access, diagram_image, money as amounts
 from .clock import SHANGHAI
 from .clues import PRIVATE_FIELDS, get_clue
 from .context import Context
@@ -204,7 +204,7 @@ def local(moment: datetime | None, with_time: bool = True) -> str:
 
 
 def money(value: Decimal | float | None) -> str:
-    return "" if value is None else f"{Decimal(str(value)):,.2f} 元"
+    return "" if value is None else f"{amounts.of(value):,.2f} 元"
 
 
 def yes_no(value: bool | None) -> str:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from . import money
 from .clock import FixedClock, SystemClock, parse_moment
 from .engine import Engine
 from .timers import DEFAULT_INTERVAL
@@ -21,7 +22,7 @@ EXIT_CODES: list[tuple[type[EngineError], int]] = [
 
 def _json_arg(text: str) -> Any:
     try:
-        return json.loads(text)
+        return money.loads_exact(text)  # 1e3 or 12.345 as an amount is refused, not rounded
     except json.JSONDecodeError as exc:
         raise ValidationFailed(f"--data is not valid JSON: {exc}", {"": "JSON 格式错误"}) from exc
 
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = clue.add_parser("add")
     add.add_argument("--as", dest="user", required=True)
     add.add_argument("--data", required=True)
+    add.add_argument("--confirm-warnings", action="store_true", help="submit unusual values (a past deadline, more paid than owed) as they are")
     clue.add_parser("show").add_argument("clue_id", type=int)
     tasks = sub.add_parser("tasks")
     tasks.add_argument("--as", dest="user", required=True)
@@ -71,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("task_id")
     complete.add_argument("--as", dest="user", required=True)
     complete.add_argument("--data", default="{}")
+    complete.add_argument("--confirm-warnings", action="store_true", help="submit unusual values (a past deadline, more paid than owed) as they are")
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     create = token.add_parser("create", help="make a bearer token for USER (printed once)")
     create.add_argument("username")
@@ -105,13 +108,14 @@ def _dispatch(engine: Engine, args: argparse.Namespace) -> tuple[Any, int]:
                                          for f in args.files], args.user),
         "definitions": engine.definitions,
         "tasks": lambda: engine.tasks(args.user, args.clue),
-        "complete": lambda: engine.complete_task(args.task_id, args.user, _json_arg(args.data)),
+        "complete": lambda: engine.complete_task(args.task_id, args.user, _json_arg(args.data),
+                                                 args.confirm_warnings),
         "tick": lambda: {"advanced": engine.fire_due_timers()},
         "history": lambda: engine.clue_history(args.clue_id),
     }
     if args.command == "clue":
         if args.clue_command == "add":
-            return engine.add_clue(args.user, _json_arg(args.data)), 0
+            return engine.add_clue(args.user, _json_arg(args.data), args.confirm_warnings), 0
         return engine.show_clue(args.clue_id), 0
     if args.command == "task":
         action = {"show": engine.show_task, "claim": engine.claim_task, "release": engine.release_task}

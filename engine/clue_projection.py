@@ -7,7 +7,6 @@ script that counts them, never recomputed from the ledger.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -15,7 +14,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from . import credit, lights
+from . import credit, lights, money
 from .context import Context
 from .db.models import Clue, ProcessInstance
 from .taskinfo import properties
@@ -68,7 +67,7 @@ def _apply(clue: Clue, data: dict[str, Any]) -> None:
         if column == "deadline" and isinstance(value, str):
             value = date.fromisoformat(value[:10])
         elif column == "amount_paid" and value is not None:
-            value = Decimal(str(value))
+            value = money.of(value)
         elif column == "key_problem" or (column == "spot_check_selected" and value is not None):
             value = bool(value)
         elif column == "sendback_count" and value is None:

@@ -1,13 +1,13 @@
 """Problem clues: intake (the collection step, which starts the instance) and reading them."""
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
-from . import access, readable, submissions
+from . import access, money, plausibility, readable, submissions
 from .campaigns import current_campaign, process_variables
+from .clock import SHANGHAI
 from .context import Context
 from .db.models import Clue, HumanTask, OrgUnit, ProcessInstance, Role, User, WorkGroup
 from .errors import NotFound, ValidationFailed
@@ -33,7 +33,7 @@ def intake_form(ctx: Context, username: str) -> dict[str, Any]:
 
 def add_clue(ctx: Context, username: str, data: Any, submission_token: str | None = None,
              refuse_changed: bool = False, token_field: str = "submission_token",
-             catch_resubmits: bool = False) -> dict[str, Any]:
+             catch_resubmits: bool = False, confirm_warnings: bool = False) -> dict[str, Any]:
     """Record an intake form and start the clue's instance; its first task is triage.
 
     With a `submission_token` (the intake page's one-time token, or the API's Idempotency-Key)
@@ -46,6 +46,7 @@ def add_clue(ctx: Context, username: str, data: Any, submission_token: str | Non
 
     :raises Forbidden: only the office collects clues. :raises ValidationFailed: bad intake
         data, a malformed token, or (with `refuse_changed`) a token reused for other data.
+    :raises ConfirmationRequired: unusual values (engine.plausibility) not confirmed.
     """
     user = access.get_user(ctx.session, username)
     access.require_role(user, Role.office)
@@ -59,6 +60,8 @@ def add_clue(ctx: Context, username: str, data: Any, submission_token: str | Non
             return {"clue_id": clue.id, "instance_id": clue.instance_id, "duplicates": [], "replayed": True,
                     "same_data": earlier.same_data}
     intake = ctx.runtime.forms.validate("intake", data)
+    plausibility.check(ctx.runtime.forms.get("intake").schema, intake, ctx.now.astimezone(SHANGHAI).date(),
+                       confirmed=confirm_warnings)
     clue = create_clue(ctx, intake, user.username, user.role.value)
     if submission_token is not None:
         submissions.record(ctx, user.username, submission_token, clue.id)
@@ -85,7 +88,7 @@ def create_clue(ctx: Context, intake: dict[str, Any], actor: str, actor_role: st
     clue = Clue(
         campaign_id=campaign.id, source=intake["source"], enterprise_name=intake["enterprise_name"],
         uscc=intake.get("uscc"), debtor=intake["debtor"], summary=intake["summary"],
-        amount_owed=Decimal(str(intake["amount_owed"])) if intake.get("amount_owed") is not None else None,
+        amount_owed=money.of(intake.get("amount_owed")),
         complainant_name=intake.get("complainant_name"), complainant_phone=intake.get("complainant_phone"),
         county=intake.get("county"), stage="triage", created_by=actor, created_at=ctx.now, updated_at=ctx.now,
     )
@@ -121,9 +124,7 @@ def clue_record(clue: Clue, include_private: bool = True) -> dict[str, Any]:
         value = getattr(clue, column.key)
         if column.key in PRIVATE_FIELDS and not include_private:
             continue
-        if isinstance(value, Decimal):
-            value = float(value)
-        elif hasattr(value, "isoformat"):
+        if hasattr(value, "isoformat"):
             value = value.isoformat()
         record[column.key] = value
     record["clue_id"] = record.pop("id")

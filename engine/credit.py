@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
@@ -230,8 +229,7 @@ def record_summary(record: CreditRecord, names: dict[str, str] | None = None) ->
         "spot_check_result": record.spot_check_result,
         "spot_check_result_label": RESULT_LABELS.get(record.spot_check_result or ""),
         "finding": record.finding,
-        "amount_owed": float(record.amount_owed) if record.amount_owed is not None else None,
-        "amount_paid": float(record.amount_paid) if record.amount_paid is not None else None,
+        "amount_owed": record.amount_owed, "amount_paid": record.amount_paid,
         "confirmed_at": record.confirmed_at.isoformat(), "confirmed_by": record.confirmed_by,
         "source_task_id": record.source_task_id, "event_seq": record.event_seq,
     }
@@ -307,6 +305,4 @@ def export_records(ctx: Context, username: str, query: CreditQuery) -> tuple[byt
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
+    return value  # a Decimal amount is written exactly (openpyxl takes Decimal as a number)

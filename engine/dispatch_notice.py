@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from . import access, charts, lights, ranking, stats
+from . import access, charts, lights, money, ranking, stats
 from .campaigns import current_campaign
 from .clock import SHANGHAI, as_utc, local_day_start
 from .context import Context
@@ -236,9 +236,10 @@ def owed_and_paid(doc: OfficialDocument, by_unit: list[dict[str, Any]], units: d
         return
     top = "、".join(f"{units.get(r['key'], r['label'])}（未付{wan(r['owed'] - r['paid'])}万元）" for r in owing[:3])
     doc.paragraph(f"{when}涉及拖欠账款的线索中，尚未支付金额较大的单位是：{top}。")
+    # Bars need no fen: the chart takes floats, the sentences above print exact 万元.
     doc.picture(charts.bar_chart("各责任单位涉及金额与已支付金额", [units.get(r["key"], r["label"]) for r in owing],
-                                 [("涉及金额", [r["owed"] / 10000 for r in owing]),
-                                  ("已支付", [r["paid"] / 10000 for r in owing])], unit="万元", horizontal=True))
+                                 [("涉及金额", [float(money.wan(r["owed"])) for r in owing]),
+                                  ("已支付", [float(money.wan(r["paid"])) for r in owing])], unit="万元", horizontal=True))
 
 
 def light_label(value: str | None) -> str:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from datetime import date
 from io import BytesIO
+from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -23,6 +24,8 @@ from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Cm, Pt, RGBColor
 from docx.text.paragraph import Paragraph
+
+from . import money
 
 TITLE_FONT = "方正小标宋简体"
 HEADING_FONT = "黑体"
@@ -55,9 +58,9 @@ def numeral(n: int) -> str:
     return f"{'' if tens == 1 else CHINESE_NUMERALS[tens - 1]}十{CHINESE_NUMERALS[ones - 1] if ones else ''}"
 
 
-def wan(yuan: float | None) -> str:
+def wan(yuan: Decimal | float | None) -> str:
     """Yuan shown in 万元 with two decimals, as money is in government reports."""
-    return f"{(yuan or 0) / 10000:,.2f}"
+    return f"{money.wan(yuan):,.2f}"
 
 
 def percent(rate: float | None) -> str:

@@ -100,9 +100,9 @@ class Engine:
                 org.create_user(ctx, username, display_name, Role(role), None, unit_code, group_code, password_hash)
 
     # --- clues and tasks -------------------------------------------------------------------
-    def add_clue(self, username: str, data: Any) -> dict[str, Any]:
+    def add_clue(self, username: str, data: Any, confirm_warnings: bool = False) -> dict[str, Any]:
         with self.transaction() as ctx:
-            return clues.add_clue(ctx, username, data)
+            return clues.add_clue(ctx, username, data, confirm_warnings)
 
     def show_clue(self, clue_id: int) -> dict[str, Any]:
         with self.transaction() as ctx:
@@ -128,9 +128,10 @@ class Engine:
         with self.transaction() as ctx:
             return tasks.release_task(ctx, task_id, username)
 
-    def complete_task(self, task_id: str, username: str, data: Any) -> dict[str, Any]:
+    def complete_task(self, task_id: str, username: str, data: Any,
+                      confirm_warnings: bool = False) -> dict[str, Any]:
         with self.transaction() as ctx:
-            return tasks.complete_task(ctx, task_id, username, data)
+            return tasks.complete_task(ctx, task_id, username, data, confirm_warnings)
 
     # --- timers ----------------------------------------------------------------------------
     def fire_due_timers(self, limit: int | None = None, stop: timers.StopFlag | None = None,

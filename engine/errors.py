@@ -40,6 +40,17 @@ class ValidationFailed(EngineError):
         return {**super().to_dict(), "fields": self.fields}
 
 
+class ConfirmationRequired(ValidationFailed):
+    """Submitted data is possible but unusual (a past deadline, more paid than owed): `fields` maps
+    each field to why. The same submission goes through when the caller confirms
+    (`confirm_warnings`)."""
+
+    code = "confirmation_required"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "confirm_with": "confirm_warnings"}
+
+
 class DefinitionRejected(EngineError):
     """A BPMN/DMN upload that will not be deployed; each problem names its element."""
 

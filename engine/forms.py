@@ -7,9 +7,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from decimal import Decimal
+
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
+from . import money
 from .errors import NotFound, ValidationFailed
 from .uscc import is_valid_uscc, normalize_uscc, uscc_problem
 from .workdays import resolve_working_day_fields
@@ -104,12 +107,48 @@ class FormRegistry:
         cleaned = _clean(data)
         if today is not None:
             cleaned = resolve_working_day_fields(form.schema, cleaned, today)
-        errors: dict[str, str] = {}
+        errors = _money_fields(form.schema, cleaned)
+        cleaned = _without_decimals(cleaned)
         for error in sorted(form.validator.iter_errors(cleaned), key=lambda e: list(e.absolute_path)):
             errors.setdefault(_field_of(error), _message(error))
         if errors:
             raise ValidationFailed("表单校验未通过：" + "；".join(f"{k} {v}" for k, v in errors.items()), errors)
         return {name: cleaned.get(name) for name in form.fields}
+
+
+def _money_fields(schema: dict[str, Any], cleaned: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Amounts (`"x-money": true`) become canonical strings in place; returns a message per bad one.
+
+    A bad amount is dropped from `cleaned`, so the schema does not add a second message for it.
+    """
+    errors: dict[str, str] = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        value = cleaned.get(name)
+        if value is None:
+            continue
+        if prop.get("x-money"):
+            try:
+                cleaned[name] = money.canonical(money.parse(value))
+            except money.AmountInvalid as exc:
+                errors[f"{prefix}{name}"] = str(exc)
+                del cleaned[name]
+        elif prop.get("type") == "array" and isinstance(value, list):
+            for i, row in enumerate(value):
+                if isinstance(row, dict):
+                    errors.update(_money_fields(prop.get("items") or {}, row, f"{prefix}{name}.{i}."))
+    return errors
+
+
+def _without_decimals(value: Any) -> Any:
+    # Exact JSON (money.loads_exact) reads every fraction as Decimal; amounts are strings by now,
+    # any other number is not money, and task data cannot hold a Decimal.
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _without_decimals(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_decimals(v) for v in value]
+    return value
 
 
 def _clean(data: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from io import BytesIO
 from typing import Any
 
@@ -189,6 +188,4 @@ def _cell(key: str, value: Any, names: dict[str, str]) -> Any:
         return names.get(value, value)
     if isinstance(value, bool):
         return "是" if value else "否"
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
+    return value  # a Decimal amount is written exactly (openpyxl takes Decimal as a number)

@@ -493,7 +493,7 @@ def _convert(column: _Column, raw: Any) -> tuple[Any, str | None]:
     kind = column.schema.get("type")
     if column.labels:
         return _choice(column, raw)
-    if kind in ("number", "integer"):
+    if kind in ("number", "integer") or column.schema.get("x-money"):
         return _number(raw, integer=kind == "integer")
     if kind == "string":
         if isinstance(raw, bool):
@@ -543,7 +543,7 @@ def _number(raw: Any, integer: bool = False) -> tuple[Any, str | None]:
         return int(amount), None
     if integer:
         return _as_text(raw), "应为整数"
-    return float(amount), None
+    return amount, None  # exact: the form's money check refuses a third decimal
 
 
 # --- importing -----------------------------------------------------------------------------

@@ -9,13 +9,14 @@ figure and the ledger filtered the same way always agree, and a chart segment dr
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Date, Integer, Select, and_, case, cast, func, literal, literal_column, or_, select, text
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.orm import Session
 
-from . import access, lights
+from . import access, lights, money
 from .campaigns import current_campaign
 from .clock import SHANGHAI
 from .clues import OPEN_STAGES
@@ -138,8 +139,9 @@ def label_of(session: Session, by: str, keys: list[Any]) -> dict[Any, str]:
     return {k: (NOT_SET if k is None else known.get(k, str(k))) for k in keys}
 
 
-def _money(value: Any) -> float:
-    return float(value) if value is not None else 0.0
+def _money(value: Any) -> Decimal:
+    # SQLite sums a Numeric column as REAL; to the fen that is still the exact sum.
+    return money.total([value])
 
 
 def _user(ctx: Context, username: str) -> User:
@@ -218,7 +220,7 @@ def _overview_of(row: Any) -> dict[str, Any]:
         "overdue": int(overdue),
         "overdue_by_light": {lights.RED: int(red), lights.YELLOW: int(yellow), lights.GREEN: int(green)},
         "owed": _money(owed), "paid": _money(paid),
-        "paid_rate": round(_money(paid) / _money(owed), 4) if _money(owed) else None,
+        "paid_rate": round(float(_money(paid) / _money(owed)), 4) if _money(owed) else None,
         "listed_for_supervision": int(listed), "referred": int(referred),
     }
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from SpiffWorkflow.util.task import TaskState
 
-from . import access, lights, readable
+from . import access, lights, plausibility, readable
 from .notifications import notify
 from .clock import SHANGHAI
 from .context import Context
@@ -199,19 +199,22 @@ def release_task(ctx: Context, task_id: str, username: str) -> dict[str, Any]:
     return task_summary(row)
 
 
-def complete_task(ctx: Context, task_id: str, username: str, data: Any) -> dict[str, Any]:
+def complete_task(ctx: Context, task_id: str, username: str, data: Any,
+                  confirm_warnings: bool = False) -> dict[str, Any]:
     """Submit a task's form and advance the instance.
 
     :raises NotFound: unknown task. :raises Forbidden: not this user's task.
-    :raises ValidationFailed: invalid form data. :raises Conflict: no longer ready.
+    :raises ValidationFailed: invalid form data (engine.plausibility: a date that cannot be true
+        included). :raises ConfirmationRequired: unusual values (a past deadline, more paid than
+        owed) not confirmed with `confirm_warnings`. :raises Conflict: no longer ready.
     """
     user = access.get_user(ctx.session, username)
     row = _ready_row(ctx, task_id)
     access.require_can_act(user, row)
     if row.claimed_by not in (None, user.username):
         raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
-    cleaned = ctx.runtime.forms.validate(row.form_key, data,
-                                          today=ctx.now.astimezone(SHANGHAI).date()) if row.form_key else {}
+    today = ctx.now.astimezone(SHANGHAI).date()
+    cleaned = ctx.runtime.forms.validate(row.form_key, data, today=today) if row.form_key else {}
     if row.form_key:
         check_options(ctx, ctx.runtime.forms.get(row.form_key),
                       ctx.session.get(Clue, row.clue_id) if row.clue_id else None, cleaned)
@@ -221,6 +224,10 @@ def complete_task(ctx: Context, task_id: str, username: str, data: Any) -> dict[
     task = find_task(workflow, task_id)
     if task is None or task.state != TaskState.READY:
         raise Conflict(f"task {task_id} is no longer ready")
+    if row.form_key:
+        # Compared with the process's own variables (the assignment deadline, the amount owed).
+        plausibility.check(ctx.runtime.forms.get(row.form_key).schema, cleaned, today, task.data,
+                           confirmed=confirm_warnings)
     append_event(ctx.session, instance, ctx.now, user.username, "task_completed", ctx.hash_alg,
                  actor_role=user.role.value, task_id=task_id, element_id=task.task_spec.bpmn_id,
                  element_name=task.task_spec.bpmn_name, data=cleaned)

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from . import access, charts, lights, ranking, stats
+from . import access, charts, lights, money, ranking, stats
 from .campaigns import current_campaign
 from .clock import SHANGHAI, as_utc, local_day_start
 from .clues import OPEN_STAGES
@@ -226,8 +226,8 @@ def render_unit_summary(data: dict[str, Any]) -> bytes:
     owing = [r for r in data["by_category"] if r["owed"]]
     if owing:
         doc.picture(charts.bar_chart("各类问题涉及金额与已支付金额", [r["label"] for r in owing],
-                                     [("涉及金额", [r["owed"] / 10000 for r in owing]),
-                                      ("已支付", [r["paid"] / 10000 for r in owing])], unit="万元"))
+                                     [("涉及金额", [float(money.wan(r["owed"])) for r in owing]),
+                                      ("已支付", [float(money.wan(r["paid"])) for r in owing])], unit="万元"))
 
     doc.heading(3, "工作总结")
     summary = reports.get("summary")

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 
 from engine import Engine
 from engine.campaigns import plan_2023
-from engine.clock import parse_moment
+from engine.clock import local_today, parse_moment
 from engine.demo import demo_users
 from engine.org import ensure_units_and_groups
 
@@ -62,8 +62,11 @@ class ClueDriver:
         assert len(matches) == 1, f"{name} not ready exactly once: {self.ready()}"
         return matches[0]
 
-    def do(self, name: str, user: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.engine.complete_task(self.task_id(name), user, data or {})
+    def do(self, name: str, user: str, data: dict[str, Any] | None = None, confirm: bool = True) -> dict[str, Any]:
+        # Scenarios move the clock past their fixed deadlines on purpose; they confirm what
+        # engine.plausibility would ask about, as a user would. tests/unit/test_plausibility.py
+        # submits without confirming.
+        return self.engine.complete_task(self.task_id(name), user, data or {}, confirm_warnings=confirm)
 
     def triage(self, key: bool = False, category: str = "arrears_public") -> None:
         self.do("Task_triage", "office", {"accepted": True, "category": category, "level": "city", "key_problem": key})
@@ -77,8 +80,12 @@ class ClueDriver:
         self.do("Task_plan", user, {"measures": "分期支付", "plan_deadline": "2023-11-15", "responsible_leader": "局长",
                                     "responsible_person": "张伟", "contact_phone": "13800000001"})
 
-    def report(self, user: str = "unit", paid: float = 1280000) -> None:
-        self.do("Task_report", user, {"amount_paid": paid, "feedback": "已全部支付", "completed_on": "2023-11-10"})
+    def today(self) -> str:
+        """The engine clock's day in Beijing: a completion or spot-check date may not be later."""
+        return local_today(self.engine.clock).isoformat()
+
+    def report(self, user: str = "unit", paid: float | str = 1280000) -> None:
+        self.do("Task_report", user, {"amount_paid": paid, "feedback": "已全部支付", "completed_on": self.today()})
 
     def review(self, approved: bool, new_deadline: str | None = None) -> None:
         data: dict[str, Any] = {"approved": approved, "opinion": "同意销号" if approved else "证据不足，退回"}
@@ -88,7 +95,7 @@ class ClueDriver:
 
     def spot_check(self, result: str, misconduct: bool = False, new_deadline: str = "2023-12-20",
                    user: str = "spotcheck") -> None:
-        data = {"result": result, "misconduct": misconduct, "findings": "现场核查", "checked_on": "2023-12-02"}
+        data = {"result": result, "misconduct": misconduct, "findings": "现场核查", "checked_on": self.today()}
         if result != "genuine":
             data["new_deadline"] = new_deadline
         self.do("Task_spot_check", user, data)

@@ -18,7 +18,7 @@ from flask import Blueprint, Flask, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 from flask_login.signals import user_loaded_from_request
 
-from engine import clues, ledger, tasks
+from engine import clues, ledger, money, tasks
 from engine.errors import ValidationFailed
 
 from . import csrf
@@ -81,12 +81,28 @@ def authenticate() -> Any:
 
 # --- request parsing ----------------------------------------------------------------------------
 
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+def _body(exact: bool = False) -> dict[str, Any]:
+    """The JSON object posted; with `exact`, fractions stay Decimal and exponent notation stays
+    text (engine.money.loads_exact), so an amount such as 1e3 or 12.345 is refused, not rounded."""
+    if exact:
+        try:
+            body = money.loads_exact(request.get_data(cache=True)) if request.is_json else None
+        except ValueError:
+            body = None
+    else:
+        body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValidationFailed("请求体应为 JSON 对象（Content-Type: application/json）",
                                {"body": "应为 JSON 对象"})
     return body
+
+
+def _confirm_warnings(body: dict[str, Any]) -> bool:
+    """`confirm_warnings: true` beside the data confirms what a 422 `confirmation_required` listed."""
+    value = body.pop("confirm_warnings", False)
+    if not isinstance(value, bool):
+        raise ValidationFailed("confirm_warnings 应为 true 或 false", {"confirm_warnings": "应为 true 或 false"})
+    return value
 
 
 def _int_arg(name: str, default: int | None, low: int, high: int | None, errors: dict[str, str]) -> int | None:
@@ -123,8 +139,10 @@ def _task_query() -> dict[str, Any]:
 @bp.post("/clues")
 def create_clue() -> Any:
     key = request.headers.get("Idempotency-Key")
-    created = engine().run(clues.add_clue, current_user.username, _body(), submission_token=key,
-                           refuse_changed=True, token_field="Idempotency-Key")
+    body = _body(exact=True)
+    confirm = _confirm_warnings(body)
+    created = engine().run(clues.add_clue, current_user.username, body, submission_token=key,
+                           refuse_changed=True, token_field="Idempotency-Key", confirm_warnings=confirm)
     headers = {"Location": url_for(".get_clue", clue_id=created["clue_id"])}
     if created["replayed"]:
         return jsonify(created), 200, {**headers, "Idempotent-Replayed": "true"}
@@ -176,12 +194,13 @@ def release_task(task_id: str) -> Any:
 
 @bp.post("/tasks/<task_id>/complete")
 def complete_task(task_id: str) -> Any:
-    body = _body()
+    body = _body(exact=True)
+    confirm = _confirm_warnings(body)
     if "data" not in body:
         raise ValidationFailed("请求体缺少 data", {"data": "必填"})
     if not isinstance(body["data"], dict):
         raise ValidationFailed("data 应为 JSON 对象", {"data": "应为 JSON 对象"})
-    return jsonify(engine().run(tasks.complete_task, task_id, current_user.username, body["data"]))
+    return jsonify(engine().run(tasks.complete_task, task_id, current_user.username, body["data"], confirm))
 
 
 # --- the document -------------------------------------------------------------------------------

@@ -8,12 +8,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from engine import clues
-from engine.errors import ValidationFailed
+from engine.errors import ConfirmationRequired, ValidationFailed
 from engine.ledger import LABELS
 
 from .db import engine
 from .drafts import kept_fields, keeps_typed_work, values_of
-from .formdata import form_to_data
+from .formdata import CONFIRM_FIELD, form_to_data
 
 bp = Blueprint("clues", __name__, url_prefix="/clues")
 
@@ -25,6 +25,7 @@ def new() -> Any:
     form = engine().run(clues.intake_form, current_user.username)
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    warnings: dict[str, str] = {}
     status = 200
     # The same token survives a refused submission, so the corrected one and any Back + resubmit share it.
     token = request.form.get("submission_token") or clues.new_submission_token()
@@ -33,7 +34,9 @@ def new() -> Any:
         try:
             created = engine().run(clues.add_clue, current_user.username, values,
                                    submission_token=request.form.get("submission_token") or None,
-                                   catch_resubmits=True)
+                                   catch_resubmits=True, confirm_warnings=request.form.get(CONFIRM_FIELD) == "1")
+        except ConfirmationRequired as exc:
+            warnings, status = exc.fields, 422
         except ValidationFailed as exc:
             errors, status = exc.fields, 422
         else:
@@ -51,7 +54,8 @@ def new() -> Any:
         if kept is not None:
             values = values_of(form["schema"], kept)
             token = kept.get("submission_token") or token
-    return render_template("clues/new.html", form=form, values=values, errors=errors, submission_token=token), status
+    return render_template("clues/new.html", form=form, values=values, errors=errors, warnings=warnings,
+                           submission_token=token), status
 
 
 @bp.route("/<int:clue_id>")

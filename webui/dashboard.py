@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from engine import ranking as ranking_engine
-from engine import stats
+from engine import money, stats
 from engine.errors import ValidationFailed
 from engine.ledger import FILTERS, LABELS
 
@@ -82,7 +82,7 @@ def stats_api() -> Any:
     by = request.args.get("by", "").strip() or "category"
     items = engine().run(stats.figures, current_user.username, by, _filters())
     return jsonify({"by": by, "items": items, "total": len(items), "clues": sum(i["count"] for i in items),
-                    "owed": round(sum(i["owed"] for i in items), 2), "paid": round(sum(i["paid"] for i in items), 2)})
+                    "owed": money.total(i["owed"] for i in items), "paid": money.total(i["paid"] for i in items)})
 
 
 def openapi_part() -> dict[str, Any]:
@@ -94,21 +94,21 @@ def openapi_part() -> dict[str, Any]:
         names = {"401": "Unauthorized", "422": "Invalid"}
         return {"$ref": f"#/components/responses/{names[code]}"}
 
-    money = {"type": "number", "description": "元"}
+    amount = {"type": "string", "pattern": r"^[0-9]+\.[0-9]{2}$", "description": "元，精确到分的十进制字符串，如 \"1280000.00\""}
     figure = {
         "type": "object", "required": ["key", "label", "count", "owed", "paid"],
         "properties": {"key": {"type": ["string", "null"], "description": "分组键（编码）；null 表示尚未填写"},
                        "label": {"type": "string", "description": "中文名称"},
                        "count": {"type": "integer", "description": "线索数"},
-                       "owed": {**money, "description": "欠款金额合计（元）"},
-                       "paid": {**money, "description": "已支付金额合计（元）"}},
+                       "owed": {**amount, "description": "欠款金额合计（元，精确到分的十进制字符串）"},
+                       "paid": {**amount, "description": "已支付金额合计（元，精确到分的十进制字符串）"}},
     }
     result = {
         "type": "object", "required": ["by", "items", "total", "clues", "owed", "paid"],
         "properties": {"by": {"enum": list(stats.BY)}, "items": {"type": "array", "items": {"$ref": "#/components/schemas/StatsFigure"}},
                        "total": {"type": "integer", "description": "分组个数"},
                        "clues": {"type": "integer", "description": "线索总数（与工作台账同条件的总数相同）"},
-                       "owed": money, "paid": money},
+                       "owed": amount, "paid": amount},
     }
     parameters = [
         query("by", {"enum": list(stats.BY), "default": "category"}, "分组：问题类别（默认）、线索来源、办理阶段、责任单位、牵头专班或亮灯"),

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from flask import Flask
 
 from engine.clock import SHANGHAI
+from engine.money import of as money_of
 
 
 def localtime(value: str | datetime | None) -> str:
@@ -30,7 +31,7 @@ def due_day(value: str | datetime | None) -> str:
 
 
 def money(value: Any) -> str:
-    return "" if value is None else f"{float(value):,.2f}"
+    return "" if value is None else f"{money_of(value):,.2f}"
 
 
 def merge_page(args: dict[str, Any], page: int) -> str:

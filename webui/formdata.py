@@ -6,6 +6,8 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+#: The checkbox that confirms the unusual values a submission was sent back for (templates/_confirm.html).
+CONFIRM_FIELD = "confirm_warnings"
 _ROW = re.compile(r"^(?P<field>\w+)\[(?P<index>\d+)\]\[(?P<sub>\w+)\]$")
 
 
@@ -14,6 +16,8 @@ def _typed(schema: dict[str, Any], raw: str) -> Any:
     text = raw.strip()
     if text == "":
         return None
+    if schema.get("x-money"):
+        return text  # engine.money parses it exactly; a float here would already have lost fen
     if kind == "boolean":
         return {"true": True, "on": True, "1": True, "false": False, "0": False}.get(text.lower(), text)
     if kind in ("number", "integer"):

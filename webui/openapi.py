@@ -26,8 +26,15 @@ ERROR_RESPONSES = {
     "403": ("Forbidden", "无权查看或办理（其他单位、专班的线索或任务，或角色不符）", "Error"),
     "404": ("NotFound", "线索或任务不存在", "Error"),
     "409": ("Conflict", "任务已不在待办状态（已被他人办理或取消），或被他人认领", "Error"),
-    "422": ("Invalid", "数据或查询参数校验未通过；fields 给出每个字段的原因", "ValidationError"),
+    "422": ("Invalid", "数据或查询参数校验未通过；fields 给出每个字段的原因。error 为 confirmation_required 时，"
+                       "数据可能成立但不合常理（期限已过、已支付超过拖欠金额、整改期限晚于交办期限），"
+                       "核实后在请求体中加 \"confirm_warnings\": true 原样重新提交即可", "ValidationError"),
 }
+
+
+AMOUNT = {"type": "string", "pattern": r"^[0-9]+\.[0-9]{2}$", "description": "金额（元），精确到分的十进制字符串，如 \"1280000.00\""}
+CONFIRM_WARNINGS = {"type": "boolean", "default": False,
+                    "description": "true：确认此前 422 confirmation_required 列出的提醒，原样提交"}
 
 
 def _responses(ok: tuple[str, dict[str, Any]], *errors: str) -> dict[str, Any]:
@@ -83,10 +90,13 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
             "type": "object",
             "required": ["error", "message", "fields"],
             "properties": {
-                "error": {"const": "invalid"},
+                "error": {"enum": ["invalid", "confirmation_required"],
+                          "description": "invalid：须改正；confirmation_required：须核实，确认后带 confirm_warnings 重新提交"},
                 "message": {"type": "string"},
                 "fields": {"type": "object", "additionalProperties": {"type": "string"},
-                           "description": "字段名 → 中文错误信息（嵌套字段以点分隔）"},
+                           "description": "字段名 → 中文错误信息或提醒（嵌套字段以点分隔）"},
+                "confirm_with": {"const": "confirm_warnings",
+                                 "description": "仅 confirmation_required：确认时在请求体顶层加的成员"},
             },
         },
         "ClueIntake": intake,
@@ -116,8 +126,8 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
                 "uscc": _nullable("string"),
                 "debtor": text,
                 "summary": text,
-                "amount_owed": _nullable("number"),
-                "amount_paid": _nullable("number"),
+                "amount_owed": {**AMOUNT, "type": ["string", "null"]},
+                "amount_paid": {**AMOUNT, "type": ["string", "null"]},
                 "complainant_name": _nullable("string", description="仅综合办公室和纪检监察可见"),
                 "complainant_phone": _nullable("string", description="仅综合办公室和纪检监察可见"),
                 "county": _nullable("string"),
@@ -231,7 +241,9 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
         "TaskCompletion": {
             "type": "object",
             "required": ["data"],
-            "properties": {"data": {"type": "object", "description": "按任务表单（GET /api/tasks/{task_id} 的 form.schema）填写的数据"}},
+            "properties": {"data": {"type": "object", "description": "按任务表单（GET /api/tasks/{task_id} 的 form.schema）填写的数据；"
+                                                             "金额为字符串（如 \"1280000.00\"）或最多两位小数的数字"},
+                           "confirm_warnings": CONFIRM_WARNINGS},
         },
         "TaskCompleted": {
             "type": "object",
@@ -249,6 +261,7 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
 def build_document(forms: FormRegistry, session_cookie: str = "session") -> dict[str, Any]:
     """The whole OpenAPI document; `forms` supplies the intake form's JSON Schema."""
     intake = {k: v for k, v in copy.deepcopy(forms.get("intake").schema).items() if k != "$schema"}
+    intake["properties"]["confirm_warnings"] = CONFIRM_WARNINGS
     page = {"$ref": "#/components/parameters/page"}
     per_page = {"$ref": "#/components/parameters/per_page"}
     clue_id = {"$ref": "#/components/parameters/clue_id"}

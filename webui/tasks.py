@@ -8,21 +8,21 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from engine import clues, tasks
-from engine.errors import Conflict, ValidationFailed
+from engine.errors import ConfirmationRequired, Conflict, ValidationFailed
 from engine.ledger import LABELS
 
 from .db import engine
 from .drafts import kept_fields, keeps_typed_work, values_of
-from .formdata import form_to_data
+from .formdata import CONFIRM_FIELD, form_to_data
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 
 def _page(task: dict[str, Any], values: dict[str, Any], errors: dict[str, str], conflict: str | None = None,
-          status: int = 200) -> Any:
+          status: int = 200, warnings: dict[str, str] | None = None) -> Any:
     clue = engine().run(clues.view_clue, current_user.username, task["clue_id"]) if task.get("clue_id") else None
     return render_template("tasks/show.html", task=task, clue=clue, values=values, errors=errors,
-                           conflict=conflict, labels=LABELS), status
+                           conflict=conflict, labels=LABELS, warnings=warnings or {}), status
 
 
 @bp.route("/<task_id>", methods=["GET"])
@@ -56,7 +56,10 @@ def complete(task_id: str) -> Any:
         return render_template("tasks/gone.html", values=request.form.to_dict()), 409
     data = form_to_data(task["form"]["schema"], request.form, task["form"]["ui"]) if task.get("form") else {}
     try:
-        engine().run(tasks.complete_task, task_id, current_user.username, data)
+        engine().run(tasks.complete_task, task_id, current_user.username, data,
+                     request.form.get(CONFIRM_FIELD) == "1")
+    except ConfirmationRequired as exc:
+        return _page(task, {**request.form.to_dict(), **data}, {}, status=422, warnings=exc.fields)
     except ValidationFailed as exc:
         return _page(task, {**request.form.to_dict(), **data}, exc.fields, status=422)
     except Conflict as exc:

@@ -21,6 +21,7 @@ from werkzeug.test import TestResponse
 from engine import Engine, FixedClock, accounts
 from engine.demo import DEMO_PASSWORD
 from webui import create_app
+from webui.openapi import CONFIRM_WARNINGS
 
 from ..factories import ClueDriver, prepare_engine
 from .conftest import AuthActions
@@ -413,7 +414,8 @@ def test_openapi_document_has_the_required_structure(api: ApiClient, web_engine:
     assert {"bearerAuth": []} in doc["security"]
     intake = {k: v for k, v in web_engine.runtime.forms.get("intake").schema.items() if k != "$schema"}
     body = doc["paths"]["/api/clues"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert resolve(doc, body) == intake
+    # The form's schema, plus the member that confirms unusual values (engine.plausibility).
+    assert resolve(doc, body) == {**intake, "properties": {**intake["properties"], "confirm_warnings": CONFIRM_WARNINGS}}
     for name, schema in doc["components"]["schemas"].items():
         Draft202012Validator.check_schema(schema)  # OpenAPI 3.1 schemas are JSON Schema 2020-12
     operation_ids = []

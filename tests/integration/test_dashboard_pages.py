@@ -67,7 +67,7 @@ def test_stats_api_figures_scoping_and_errors(client: FlaskClient, auth: Any, we
     assert {i["key"]: i["count"] for i in body["items"]} == {"arrears_public": 2, "policy": 1, "investment": 1, None: 1}
     arrears = next(i for i in body["items"] if i["key"] == "arrears_public")
     assert arrears["label"] == LABELS["category"]["arrears_public"]
-    assert (arrears["owed"], arrears["paid"]) == (300_000.0, 50_000.0)
+    assert (arrears["owed"], arrears["paid"]) == ("300000.00", "50000.00")  # exact decimal strings
     assert client.get("/api/stats?by=colour").status_code == 422
     assert client.get("/api/stats").get_json() == body  # by category unless told
     assert client.get("/api/stats?by=unit&registered_from=yesterday").status_code == 422

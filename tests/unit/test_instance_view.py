@@ -79,7 +79,8 @@ def test_visits_path_and_timeline_of_a_clue_with_send_backs_and_a_chase(engine: 
         ("office", "office", False), ("office", "office", False), ("office", "office", True)]
     assert reviews[2]["changed"]["approved"] == [False, True]
     reports = [e for e in events if e["element_id"] == "Task_report" and e["kind"] == "task_completed"]
-    assert [e["changed"].get("amount_paid") for e in reports] == [None, [100, 200], [200, 1280000]]
+    # Amounts are kept in task data as exact strings (engine.money).
+    assert [e["changed"].get("amount_paid") for e in reports] == [None, ["100.00", "200.00"], ["200.00", "1280000.00"]]
     sendbacks = [e for e in events if e["element_id"] == "Script_sendback"]
     assert [e["changed"]["sendback_count"] for e in sendbacks] == [[0, 1], [1, 2]]
     assert sendbacks[1]["changed"]["deadline"] == ["2023-11-25", "2023-11-28"]

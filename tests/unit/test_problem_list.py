@@ -121,7 +121,7 @@ def test_bad_row_lists_each_cell_and_imports_nothing(engine: Engine) -> None:
                              (5, "线索来源"), (5, "拖欠金额（元）")}
     by_cell = {(e["row"], e["field"]): e for e in errors}
     assert by_cell[(3, "debtor")]["message"] == "必填"
-    assert by_cell[(3, "amount_owed")]["value"] == "-5" and "不能小于" in by_cell[(3, "amount_owed")]["message"]
+    assert by_cell[(3, "amount_owed")]["value"] == "-5" and "负数" in by_cell[(3, "amount_owed")]["message"]
     assert by_cell[(3, "uscc")]["value"] == "91421300MA49ABC120"
     assert by_cell[(5, "source")]["value"] == "网络舆情" and "领导交办" in by_cell[(5, "source")]["message"]
     assert by_cell[(5, "amount_owed")]["value"] == "abc"
@@ -223,17 +223,27 @@ def test_headers_without_star_or_as_field_names_and_codes_are_read(engine: Engin
     preview = parse_problem_list(engine.runtime.forms, content)
     assert preview.errors == [] and preview.total == 3 and preview.row_numbers == [2, 4, 5]
     assert [r["source"] for r in preview.rows] == ["self_inspection", "enterprise_platform", "leadership"]
-    assert [r["amount_owed"] for r in preview.rows] == [1280000, 1280000, 12.5]
+    assert [r["amount_owed"] for r in preview.rows] == ["1280000.00", "1280000.00", "12.50"]
     assert preview.rows[0]["complainant_phone"] == "13800000001"
     assert set(preview.rows[0]) == set(engine.runtime.forms.get("intake").fields)
 
 
-@pytest.mark.parametrize("text, amount", [("128万", 1280000), ("128 万元", 1280000), ("1,280,000", 1280000),
-                                          ("¥1280000.50", 1280000.5), ("12.8万", 128000), ("0", 0)])
-def test_amount_strings(engine: Engine, text: str, amount: float) -> None:
+@pytest.mark.parametrize("text, amount", [("128万", "1280000.00"), ("128 万元", "1280000.00"), ("1,280,000", "1280000.00"),
+                                          ("¥1280000.50", "1280000.50"), ("12.8万", "128000.00"), ("0", "0.00"),
+                                          (0.1, "0.10"), ("12.345万", "123450.00")])
+def test_amount_strings(engine: Engine, text: str | float, amount: str) -> None:
+    # Amounts go into the workflow as exact canonical strings (engine.money), never floats.
     preview = parse_problem_list(engine.runtime.forms, from_template(engine, [row(amount=text)]))
     assert preview.errors == [] and preview.rows[0]["amount_owed"] == amount
-    assert type(preview.rows[0]["amount_owed"]) is type(amount)
+
+
+@pytest.mark.parametrize("cell, reason", [(99999999999999999999, "金额过大"), ("99999999999999999999", "金额过大"),
+                                          (12.345, "两位小数"), ("12.345", "两位小数"), ("1e3", "应为数字")])
+def test_implausible_amounts_are_refused(engine: Engine, cell: Any, reason: str) -> None:
+    # Excel holds a 20-digit number as the float 1e20; stored, it printed as 10,000,000,000,003,176.00 万元.
+    preview = parse_problem_list(engine.runtime.forms, from_template(engine, [row(amount=cell)]))
+    assert preview.rows == [] and [e["field"] for e in preview.errors] == ["amount_owed"]
+    assert reason in preview.errors[0]["message"]
 
 
 def test_long_code_typed_as_number_is_explained(engine: Engine) -> None:

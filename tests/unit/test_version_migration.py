@@ -59,7 +59,7 @@ def test_new_clues_run_on_version_2_while_old_ones_finish_on_version_1(engine: E
         clue.assign()
         clue.plan()
         assert clue.ready() == [report]
-        clue.do(report, "unit", {"amount_paid": 1280000, "feedback": "已全部支付", "completed_on": "2023-11-10"})
+        clue.do(report, "unit", {"amount_paid": 1280000, "feedback": "已全部支付", "completed_on": clue.today()})
         clue.review(approved=True)
         assert clue.stage == "closed"
     assert engine.verify_history()["intact"]

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import engine.db.base
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -22,7 +22,8 @@
   }
   window.dashboardLedgerUrl = ledgerUrl;
 
-  function wan(yuan) { return Math.round(yuan / 100) / 100; }
+  // Amounts arrive as exact decimal strings ("1280000.00"); a bar's height needs no fen.
+  function wan(yuan) { return Math.round(Number(yuan) / 100) / 100; }
 
   function make(name) {
     var element = document.getElementById("chart-" + name);
@@ -72,7 +73,7 @@
   }
 
   function money(items) {
-    var rows = items.filter(function (item) { return item.owed || item.paid; });
+    var rows = items.filter(function (item) { return Number(item.owed) || Number(item.paid); });
     var point = function (item, field) { return {value: wan(item[field]), drill: drill("category", item.key), key: item.key}; };
     make("money").setOption({
       tooltip: {trigger: "axis", axisPointer: {type: "shadow"}},
