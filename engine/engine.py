@@ -102,7 +102,7 @@ class Engine:
     # --- clues and tasks -------------------------------------------------------------------
     def add_clue(self, username: str, data: Any, confirm_warnings: bool = False) -> dict[str, Any]:
         with self.transaction() as ctx:
-            return clues.add_clue(ctx, username, data, confirm_warnings)
+            return clues.add_clue(ctx, username, data, confirm_warnings=confirm_warnings)
 
     def show_clue(self, clue_id: int) -> dict[str, Any]:
         with self.transaction() as ctx:
