@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from . import access
+from . import access, vocabulary
 from .clock import SHANGHAI, as_utc, local_day_start
 from .context import Context
 from .db.models import Clue, InstanceEvent, OrgUnit, ProcessInstance, Role, WorkGroup
@@ -39,7 +39,7 @@ SPOT_CHECK_FAILED, REFERRED = "spot_check_failed", "referred"
 BASES = (SPOT_CHECK_FAILED, REFERRED)
 VIEWING_ROLES = (Role.office, Role.supervisor, Role.discipline, Role.admin)
 BASIS_LABELS = {SPOT_CHECK_FAILED: "实地抽查认定整改不实", REFERRED: "移送纪检监察机关"}
-RESULT_LABELS = {"genuine": "真改实改", "paper": "纸上整改", "superficial": "表面整改", "fake": "虚假整改"}
+RESULT_LABELS = vocabulary.RESULT
 MAX_PER_PAGE = 200
 EXPORT_LIMIT = 100_000
 
@@ -275,8 +275,7 @@ EXPORT_COLUMNS = [
     ("responsible_unit_name", "责任单位"), ("amount_owed", "欠款金额（元）"), ("amount_paid", "已支付金额（元）"),
     ("confirmed_at", "认定时间"), ("confirmed_by", "认定人"), ("event_seq", "历史记录序号"),
 ]
-CATEGORY_LABELS = {"arrears_public": "机关事业单位拖欠账款", "arrears_soe": "国有企业拖欠账款", "policy": "惠企政策兑现",
-                   "investment": "招商引资政策兑现", "promise": "政府守信践诺"}
+CATEGORY_LABELS = vocabulary.CATEGORY
 
 
 def export_records(ctx: Context, username: str, query: CreditQuery) -> tuple[bytes, int]:

@@ -11,7 +11,7 @@ from typing import Any
 from openpyxl import Workbook
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
 
-from . import access, lights
+from . import access, lights, vocabulary
 from .clock import as_utc, local_day_start
 from .clues import OPEN_STAGES, clue_record
 from .context import Context
@@ -149,16 +149,8 @@ EXPORT_COLUMNS = [
     ("amount_paid", "已支付金额（元）"), ("sendback_count", "退回次数"), ("referred", "已移送纪检"),
     ("created_at", "登记时间"), ("closed_at", "办结时间"),
 ]
-LABELS = {
-    "stage": {"triage": "分析研判", "assigning": "交办", "rectifying": "整改中", "reviewing": "审核销号",
-              "awaiting_spot_check": "待抽查", "spot_check": "实地抽查", "closed": "已销号", "rejected": "不予受理"},
-    "light": {"red": "红灯", "yellow": "黄灯", "green": "绿灯"},
-    "category": {"arrears_public": "机关事业单位拖欠账款", "arrears_soe": "国有企业拖欠账款", "policy": "惠企政策兑现",
-                 "investment": "招商引资政策兑现", "promise": "政府守信践诺"},
-    "source": {"leadership": "领导交办", "letters_visits": "来信来访", "enterprise_platform": "非公有制企业服务平台投诉",
-               "self_inspection": "自查问题清单"},
-    "level": {"city": "市级", "county": "县级"},
-}
+# The ledger's code columns, as the vocabulary spells them (stats and documents read this too).
+LABELS = {k: vocabulary.LABELS[k] for k in ("stage", "light", "category", "source", "level")}
 
 
 def export_clues(ctx: Context, username: str, query: LedgerQuery) -> tuple[bytes, int]:
