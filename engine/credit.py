@@ -13,17 +13,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
-from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook
 from sqlalchemy import ColumnElement, func, or_, select
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from . import access, vocabulary
-from .clock import SHANGHAI, as_utc, local_day_start
+from . import access, spreadsheet, vocabulary
+from .clock import as_utc, local_day_start
 from .context import Context
 from .db.models import Clue, InstanceEvent, OrgUnit, ProcessInstance, Role, WorkGroup
 from .db.report_models import CreditRecord
@@ -285,9 +282,9 @@ def export_records(ctx: Context, username: str, query: CreditQuery) -> tuple[byt
     """
     _viewer(ctx, username)
     names = _names(ctx)
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("政务信用记录")
-    sheet.append([title for _, title in EXPORT_COLUMNS])
+    book = spreadsheet.new_book()
+    sheet = spreadsheet.Sheet(book, "政务信用记录", [title for _, title in EXPORT_COLUMNS],
+                              money_columns=[i for i, (key, _) in enumerate(EXPORT_COLUMNS) if key.startswith("amount_")])
     count = 0
     rows = ctx.session.scalars(select(CreditRecord).where(*_where(query))
                                .order_by(CreditRecord.confirmed_at.desc(), CreditRecord.id.desc())
@@ -295,17 +292,7 @@ def export_records(ctx: Context, username: str, query: CreditQuery) -> tuple[byt
     for record in rows:
         summary = record_summary(record, names)
         summary["category"] = CATEGORY_LABELS.get(record.category or "", record.category)
-        summary["confirmed_at"] = record.confirmed_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-        sheet.append([_cell(summary.get(key)) for key, _ in EXPORT_COLUMNS])
+        summary["confirmed_at"] = record.confirmed_at
+        sheet.append([summary.get(key) for key, _ in EXPORT_COLUMNS])
         count += 1
-    buffer = BytesIO()
-    book.save(buffer)
-    return buffer.getvalue(), count
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
+    return spreadsheet.save(book), count

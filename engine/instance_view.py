@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, exists, func, select, true
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from . import access
+from . import access, vocabulary
 from .clock import as_utc, local_day_start
 from .clues import PRIVATE_FIELDS
 from .context import Context
@@ -274,7 +274,7 @@ def _detail(ctx: Context, user: User, instance: ProcessInstance, clue: Clue | No
         "tasks": [{**task_summary(t, ctx.now), "waiting_on": t.audience,
                    "waiting_on_label": audience_label(t.audience, names)} for t in tasks],
         **diagram,
-        "timeline": _timeline(events, include_private=access.sees_complainant(user)),
+        "timeline": vocabulary.name_actors(ctx.session, _timeline(events, include_private=access.sees_complainant(user))),
         "chain": chain_status(instance, events, broken),
         "actions": actions,
         # What the action forms offer: units to reassign to, tasks the clue can be reopened at.

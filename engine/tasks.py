@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from SpiffWorkflow.util.task import TaskState
 
-from . import access, lights
+from . import access, lights, vocabulary
 from .clock import SHANGHAI
 from .context import Context
-from .db.models import Clue, HumanTask, InstanceEvent, InstanceStatus, ProcessInstance
+from .db.models import Clue, HumanTask, InstanceEvent, InstanceStatus, OrgUnit, ProcessInstance
 from .errors import Conflict, NotFound, ValidationFailed
 from .history import append_event
 from .instances import Step, find_task, load_instance, run_step
@@ -73,7 +73,7 @@ def list_tasks(ctx: Context, username: str, clue_id: int | None = None, page: in
         if filters.get("category"):
             where.append(Clue.category == filters["category"])
         if filters.get("unit"):
-            where.append(Clue.responsible_unit == filters["unit"])
+            where.append(Clue.responsible_unit.in_(vocabulary.matching_codes(OrgUnit, str(filters["unit"]).strip())))
         if filters.get("q"):
             text = str(filters["q"]).strip()
             where.append(or_(Clue.enterprise_name.like(f"%{text}%"), Clue.uscc == text.upper()))
@@ -81,7 +81,15 @@ def list_tasks(ctx: Context, username: str, clue_id: int | None = None, page: in
     rows = ctx.session.scalars(
         query.where(*where).order_by(HumanTask.sort_due, HumanTask.id)
         .offset((page - 1) * per_page).limit(per_page))
-    return {"items": [task_summary(r, ctx.now) for r in rows], "total": total}
+    items = [task_summary(r, ctx.now) for r in rows]
+    # The enterprise is what people know a clue by; one look-up for the page, so the inbox
+    # itself stays one range of the human_task index.
+    clue_ids = {item["clue_id"] for item in items if item["clue_id"] is not None}
+    enterprises = {clue_id: name for clue_id, name in ctx.session.execute(
+        select(Clue.id, Clue.enterprise_name).where(Clue.id.in_(clue_ids)))} if clue_ids else {}
+    for item in items:
+        item["enterprise_name"] = enterprises.get(item["clue_id"])
+    return {"items": items, "total": total}
 
 
 def done_tasks(ctx: Context, username: str, page: int = 1, per_page: int = 50) -> dict[str, Any]:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from .db.models import OrgUnit, WorkGroup
+from .context import Context
+from .db.models import OrgUnit, User, WorkGroup
 
 STAGE = {"triage": "分析研判", "assigning": "交办", "rectifying": "整改中", "reviewing": "审核销号",
          "awaiting_spot_check": "待抽查", "spot_check": "实地抽查", "closed": "已销号", "rejected": "不予受理"}
@@ -73,3 +74,30 @@ def org_names(session: Session) -> dict[str, str]:
     names.setdefault(OFFICE_GROUP, OFFICE_NAME)
     names.update({code: name for code, name in session.execute(select(OrgUnit.code, OrgUnit.name))})
     return names
+
+
+def directory(ctx: Context) -> dict[str, Any]:
+    """What pages need to name and offer units and groups: code -> name, and the units and
+    groups as (code, name) lists for dropdowns and type-ahead."""
+    units = [(code, name) for code, name in ctx.session.execute(select(OrgUnit.code, OrgUnit.name).order_by(OrgUnit.code))]
+    groups = [(code, name) for code, name in ctx.session.execute(select(WorkGroup.code, WorkGroup.name)
+                                                                 .order_by(WorkGroup.code))]
+    groups.append((OFFICE_GROUP, OFFICE_NAME))
+    return {"names": dict(groups + units), "units": units, "groups": groups}
+
+
+def matching_codes(table: type[OrgUnit] | type[WorkGroup], text: str) -> Select[Any]:
+    """The codes a unit or group filter means: the code itself, or every directory entry whose
+    name contains what was typed (people type 曾都区, not zengdu)."""
+    return select(table.code).where(or_(table.code == text, table.name.contains(text, autoescape=True)))
+
+
+def name_actors(session: Session, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Give each history entry `actor_name`: the account's display name (系统 for the engine)."""
+    usernames = {e["actor"] for e in events if e.get("actor") and e["actor"] != "system"}
+    people = {username: name for username, name in session.execute(
+        select(User.username, User.display_name).where(User.username.in_(usernames)))} if usernames else {}
+    for event in events:
+        actor = event.get("actor")
+        event["actor_name"] = ROLE["system"] if actor == "system" else (people.get(actor) or actor)
+    return events

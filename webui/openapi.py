@@ -69,6 +69,7 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
         "due_at": _nullable("string", format="date-time"),
         "claimed_by": _nullable("string"),
         "created_at": moment,
+        "enterprise_name": _nullable("string", description="线索的企业名称（待办列表）"),
     }
     return {
         "Error": {
@@ -76,7 +77,8 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
             "required": ["error", "message"],
             "properties": {
                 "error": {"type": "string", "description": "机器可读的错误代码，如 unauthorized、forbidden、not_found、conflict"},
-                "message": {"type": "string"},
+                "message": {"type": "string", "description": "给人看的中文说明"},
+                "detail": {"type": "string", "description": "开发者可读的详细原因（英文，可能省略）"},
             },
         },
         "ValidationError": {
@@ -84,7 +86,8 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
             "required": ["error", "message", "fields"],
             "properties": {
                 "error": {"const": "invalid"},
-                "message": {"type": "string"},
+                "message": {"type": "string", "description": "给人看的中文说明"},
+                "detail": {"type": "string", "description": "开发者可读的详细原因（英文，可能省略）"},
                 "fields": {"type": "object", "additionalProperties": {"type": "string"},
                            "description": "字段名 → 中文错误信息（嵌套字段以点分隔）"},
             },
