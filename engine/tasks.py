@@ -10,7 +10,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import access, lights, vocabulary
 from .clock import SHANGHAI
 from .context import Context
-from .db.models import Clue, HumanTask, InstanceEvent, InstanceStatus, OrgUnit, ProcessInstance
+from .db.models import Clue, HumanTask, InstanceEvent, InstanceStatus, OrgUnit, ProcessInstance, User
 from .errors import Conflict, NotFound, ValidationFailed
 from .history import append_event
 from .instances import Step, find_task, load_instance, run_step
@@ -107,7 +107,9 @@ def done_tasks(ctx: Context, username: str, page: int = 1, per_page: int = 50) -
             "total": total}
 
 
-def _ready_row(ctx: Context, task_id: str) -> HumanTask:
+def _ready_row(ctx: Context, task_id: str, username: str | None = None) -> HumanTask:
+    """:raises Conflict: completed or cancelled already (saying by whom, in Chinese, for people).
+    :raises NotFound: never existed."""
     row = ctx.session.get(HumanTask, task_id, populate_existing=True)
     if row is not None:
         return row
@@ -115,14 +117,27 @@ def _ready_row(ctx: Context, task_id: str) -> HumanTask:
         InstanceEvent.task_id == task_id, InstanceEvent.kind.in_(["task_completed", "task_cancelled"])))
     if done is not None:
         raise Conflict(f"task {task_id} is no longer ready: {done.kind.replace('task_', '')} by {done.actor} "
-                       f"at {done.at.isoformat()}")
-    raise NotFound(f"task {task_id} does not exist")
+                       f"at {done.at.isoformat()}", user_message=_gone_message(ctx, done, username))
+    raise NotFound(f"task {task_id} does not exist", user_message="此任务不存在。")
+
+
+def _display_name(ctx: Context, username: str) -> str:
+    return ctx.session.scalar(select(User.display_name).where(User.username == username)) or username
+
+
+def _gone_message(ctx: Context, done: InstanceEvent, username: str | None) -> str:
+    when = done.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    if done.kind == "task_cancelled":
+        return f"此任务已于 {when}（北京时间）撤销，无需再办理。"
+    if username is not None and done.actor == username:
+        return f"您已提交过此任务（{when}，北京时间），无需再次提交。"
+    return f"此任务已由{_display_name(ctx, done.actor)}于 {when}（北京时间）办理完毕，您这次的提交没有保存。"
 
 
 def show_task(ctx: Context, task_id: str, username: str) -> dict[str, Any]:
     """A READY task with its form and the data of every earlier step."""
     user = access.get_user(ctx.session, username)
-    row = _ready_row(ctx, task_id)
+    row = _ready_row(ctx, task_id, username)
     access.require_can_view(user, row)
     steps = ctx.session.scalars(select(InstanceEvent).where(
         InstanceEvent.instance_id == row.instance_id,
@@ -141,17 +156,18 @@ def claim_task(ctx: Context, task_id: str, username: str) -> dict[str, Any]:
     :raises Conflict: someone else holds it.
     """
     user = access.get_user(ctx.session, username)
-    row = _ready_row(ctx, task_id)
+    row = _ready_row(ctx, task_id, username)
     access.require_can_act(user, row)
     if row.claimed_by not in (None, user.username):
-        raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
+        raise Conflict(f"task {task_id} is claimed by {row.claimed_by}",
+                       user_message=f"此任务已由{_display_name(ctx, row.claimed_by)}认领，请与其联系或等其释放。")
     row.claimed_by = user.username
     return task_summary(row)
 
 
 def release_task(ctx: Context, task_id: str, username: str) -> dict[str, Any]:
     user = access.get_user(ctx.session, username)
-    row = _ready_row(ctx, task_id)
+    row = _ready_row(ctx, task_id, username)
     access.require_can_act(user, row)
     if row.claimed_by != user.username:
         raise Conflict(f"task {task_id} is not claimed by {user.username}")
@@ -166,10 +182,11 @@ def complete_task(ctx: Context, task_id: str, username: str, data: Any) -> dict[
     :raises ValidationFailed: invalid form data. :raises Conflict: no longer ready.
     """
     user = access.get_user(ctx.session, username)
-    row = _ready_row(ctx, task_id)
+    row = _ready_row(ctx, task_id, username)
     access.require_can_act(user, row)
     if row.claimed_by not in (None, user.username):
-        raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
+        raise Conflict(f"task {task_id} is claimed by {row.claimed_by}",
+                       user_message=f"此任务已由{_display_name(ctx, row.claimed_by)}认领，请与其联系或等其释放。")
     cleaned = ctx.runtime.forms.validate(row.form_key, data,
                                           today=ctx.now.astimezone(SHANGHAI).date()) if row.form_key else {}
     instance, workflow = load_instance(ctx, row.instance_id)
