@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import access, vocabulary
+from . import access, lights, vocabulary
 from .campaigns import current_campaign, process_variables
 from .context import Context
 from .db.models import Clue, HumanTask, OrgUnit, ProcessInstance, Role, WorkGroup
@@ -119,6 +119,9 @@ def view_clue(ctx: Context, username: str, clue_id: int) -> dict[str, Any]:
     group = ctx.session.get(WorkGroup, clue.work_group) if clue.work_group else None
     shown["responsible_unit_name"] = unit.name if unit else None
     shown["work_group_name"] = group.name if group else ("综合办公室" if clue.work_group == "office" else None)
+    # The light as the ledger shows it now, not as the last sweep stored it.
+    due = lights.deadline_moment(clue.deadline) if clue.deadline else None
+    shown["light"] = lights.current(clue.light, clue.light_changes_at, due, ctx.now)
     shown["history"] = vocabulary.name_actors(ctx.session, clue_history(ctx, clue_id)["events"])
     if not access.sees_complainant(user):
         for event in shown["history"]:

@@ -105,3 +105,13 @@ def test_ledger_export_writes_times_as_beijing_datetimes(client: FlaskClient, au
     owed = sheet.cell(row=2, column=header.index("欠款金额（元）") + 1)
     assert owed.number_format == "#,##0.00" and float(owed.value) == 1280000
     assert sheet.column_dimensions["C"].width >= 20  # 企业名称 is readable without widening
+
+
+def test_an_overdue_clue_shows_its_light_on_its_own_page(client: FlaskClient, auth: AuthActions,
+                                                         web_engine: Engine) -> None:
+    clue = assigned(web_engine)  # deadline 2023-11-20
+    web_engine.clock.advance(days=45)  # type: ignore[attr-defined]
+    auth.login("office")
+    page = client.get(f"/clues/{clue.clue_id}").get_data(as_text=True)
+    deadline = re.search(r'data-testid="clue-deadline">(.*?)</dd>', page, re.S)
+    assert deadline and 'data-light="red"' in deadline.group(1) and "逾期" in deadline.group(1)
