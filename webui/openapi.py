@@ -52,6 +52,10 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
+# Only the inbox list carries the clue's enterprise (one look-up per page).
+OPTIONAL_TASK_FIELDS = {"enterprise_name"}
+
+
 def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
     text = {"type": "string"}
     moment = {"type": "string", "format": "date-time"}
@@ -182,7 +186,8 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
                 "history": {"type": "array", "items": _ref("HistoryEvent")},
             },
         },
-        "TaskSummary": {"type": "object", "required": list(task_summary_props), "properties": task_summary_props},
+        "TaskSummary": {"type": "object", "required": [k for k in task_summary_props if k not in OPTIONAL_TASK_FIELDS],
+                        "properties": task_summary_props},
         "InboxTask": {
             "allOf": [_ref("TaskSummary")],
             "required": ["light"],
@@ -203,7 +208,7 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
         },
         "TaskDetail": {
             "type": "object",
-            "required": [*task_summary_props, "may_complete", "earlier_steps"],
+            "required": [*(k for k in task_summary_props if k not in OPTIONAL_TASK_FIELDS), "may_complete", "earlier_steps"],
             "properties": {
                 **task_summary_props,
                 "may_complete": {"type": "boolean"},
