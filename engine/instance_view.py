@@ -381,8 +381,9 @@ def chain_status(instance: ProcessInstance, events: list[InstanceEvent], broken:
 
 def timeline(ctx: Context, instance_id: int, include_private: bool = True) -> list[dict[str, Any]]:
     """Every recorded event of an instance, oldest first: who did what, when, in which role, with
-    its data and `changed` — the variables this step set to a value different from before."""
-    return _timeline(events_of(ctx.session, instance_id), include_private)
+    its data, `changed` — the variables this step set to a value different from before — and the
+    actor's display name (`actor_name`)."""
+    return vocabulary.name_actors(ctx.session, _timeline(events_of(ctx.session, instance_id), include_private))
 
 
 def _timeline(events: list[InstanceEvent], include_private: bool = True) -> list[dict[str, Any]]:
