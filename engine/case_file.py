@@ -8,6 +8,7 @@ The document parts (tables, headings, the timeline) are shared with the referral
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +28,8 @@ from docx.table import Table
 from sqlalchemy import select
 from SpiffWorkflow.util.task import TaskState
 
-from . import access, diagram_image, money as amounts
+from . import access, diagram_image, readable, vocabulary
+from . import money as amounts
 from .clock import SHANGHAI
 from .clues import PRIVATE_FIELDS, get_clue
 from .context import Context
@@ -41,18 +43,8 @@ CASE_FILE_ROLES = (Role.office, Role.supervisor, Role.discipline)
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 BODY_FONT, HEADING_FONT = "宋体", "黑体"
 
-KIND_LABELS = {
-    "instance_started": "线索登记", "task_completed": "办理", "script_run": "自动处理", "decision_made": "规则分派",
-    "service_called": "系统服务", "timer_fired": "定时触发", "end_reached": "流程结束", "task_cancelled": "任务撤销",
-    "error": "流程出错", "evidence_attached": "上传证据", "supervision_notice": "督办单", "supervision_listing": "挂牌督办",
-    "reminder": "到期提醒", "chase": "催办", "escalation": "逐级督办", "timer_rescheduled": "期限调整",
-    "instance_migrated": "流程版本迁移", "instance_migration_undone": "撤销版本迁移", "referral_received": "移送材料签收",
-}
-ROLE_LABELS = {"office": "综合办公室", "group": "工作专班", "unit": "责任单位", "spotcheck": "抽查组", "discipline": "纪检监察",
-               "designer": "流程设计", "supervisor": "督查", "admin": "系统管理", "system": "系统"}
-RESULT_LABELS = {"genuine": "真改实改", "paper": "纸上整改", "superficial": "表面整改", "fake": "虚假整改"}
-HIDDEN_VARIABLES = {"campaign_id", "investigation_end", "rectification_end", "spot_check_start", "spot_check_end",
-                    "campaign_end", "spot_check_rate", "max_sendbacks", "clue_id"}
+KIND_LABELS, ROLE_LABELS, RESULT_LABELS = vocabulary.EVENT, vocabulary.ROLE, vocabulary.RESULT
+HIDDEN_VARIABLES = readable.HIDDEN_VARIABLES
 MAX_VALUE_CHARS = 1000
 
 
@@ -207,8 +199,7 @@ def money(value: Decimal | float | None) -> str:
     return "" if value is None else f"{amounts.of(value):,.2f} 元"
 
 
-def yes_no(value: bool | None) -> str:
-    return "" if value is None else ("是" if value else "否")
+yes_no = vocabulary.yes_no
 
 
 def field_labels(ctx: Context) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
@@ -249,25 +240,49 @@ def describe(data: Any, titles: dict[str, str], enums: dict[str, dict[str, str]]
     for key, value in data.items():
         if value in (None, "", [], {}) or (key in PRIVATE_FIELDS and not private):
             continue
-        if isinstance(value, bool):
-            shown = yes_no(value)
-        elif key in enums and str(value) in enums[key]:
-            shown = enums[key][str(value)]
-        elif key in ("responsible_unit", "work_group") and isinstance(value, str):
-            shown = names.get(value, value)
-        elif isinstance(value, list):
-            shown = "、".join(names.get(str(v), str(v)) for v in value)
-        elif isinstance(value, dict):
-            shown = "；".join(f"{k}={v}" for k, v in value.items())
-        else:
-            shown = str(value)
+        shown = _shown(key, value, enums, names)
         if len(shown) > MAX_VALUE_CHARS:
             shown = shown[:MAX_VALUE_CHARS] + "…"
         before = changed.get(key)
         if isinstance(before, list) and len(before) == 2 and before[0] not in (None, "") and key not in PRIVATE_FIELDS:
-            shown += f"（原为 {before[0]}）"
+            shown += f"（原为 {_shown(key, before[0], enums, names)}）"
         lines.append(f"{titles.get(key, key)}：{shown}")
     return "\n".join(lines)
+
+
+def _shown(key: str, value: Any, enums: dict[str, dict[str, str]], names: dict[str, str]) -> str:
+    """One recorded value as a reader says it: 是/否, enum labels, unit and group names, step names."""
+    if isinstance(value, bool):
+        return yes_no(value)
+    if key in enums and str(value) in enums[key]:
+        return enums[key][str(value)]
+    if key in ("responsible_unit", "work_group", "candidate_unit", "candidate_group") and isinstance(value, str):
+        return names.get(value, value)
+    if key == "step" and isinstance(value, str):
+        return vocabulary.label("ladder", value)
+    if key in ("category", "stage", "level", "light", "source") and isinstance(value, str):
+        return vocabulary.label(key, value)
+    if key in ("result", "spot_check_result") and isinstance(value, str):
+        return vocabulary.label("result", value)
+    if isinstance(value, str) and _MOMENT.fullmatch(value):
+        return local(datetime.fromisoformat(value))
+    if key == "audiences" and isinstance(value, list):
+        return "、".join(_audience(str(v), names) for v in value)
+    if isinstance(value, list):
+        return "、".join(names.get(str(v), str(v)) for v in value)
+    if isinstance(value, dict):
+        return "；".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+_MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)")
+
+
+def _audience(audience: str, names: dict[str, str]) -> str:
+    kind, _, code = audience.partition(":")
+    if kind == "role":
+        return vocabulary.label("role", code)
+    return names.get(code, code) if code else audience
 
 
 # --- the document ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from . import credit, lights, money
+from . import credit, lights, money, referral_receipt
 from .context import Context
 from .db.models import Clue, ProcessInstance
 from .taskinfo import properties
@@ -55,6 +55,10 @@ def project(ctx: Context, clue: Clue, workflow: BpmnWorkflow, step: Step, ready:
     if any(properties(t).get("flag") == "referred" for t in ready):
         clue.referred = True
     credit.record_confirmations(ctx, clue, step, ready)  # 政务信用记录, in this step's transaction
+    instance = ctx.session.get(ProcessInstance, clue.instance_id) if clue.instance_id else None
+    for task in step.completed:
+        if instance is not None and properties(task).get("formKey") == referral_receipt.RECEIPT_FORM:
+            referral_receipt.receive_by_task(ctx, clue, instance, str(task.id), step.user_data)
     lights.store_clue_light(ctx, clue)
     clue.updated_at = ctx.now
 

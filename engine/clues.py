@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import access, money, plausibility, readable, submissions
+from . import access, lights, money, plausibility, readable, submissions, vocabulary
 from .campaigns import current_campaign, process_variables
 from .clock import SHANGHAI
 from .context import Context
@@ -144,7 +144,10 @@ def view_clue(ctx: Context, username: str, clue_id: int) -> dict[str, Any]:
     group = ctx.session.get(WorkGroup, clue.work_group) if clue.work_group else None
     shown["responsible_unit_name"] = unit.name if unit else None
     shown["work_group_name"] = group.name if group else ("综合办公室" if clue.work_group == "office" else None)
-    shown["history"] = clue_history(ctx, clue_id)["events"]
+    # The light as the ledger shows it now, not as the last sweep stored it.
+    due = lights.deadline_moment(clue.deadline) if clue.deadline else None
+    shown["light"] = lights.current(clue.light, clue.light_changes_at, due, ctx.now)
+    shown["history"] = vocabulary.name_actors(ctx.session, clue_history(ctx, clue_id)["events"])
     if not access.sees_complainant(user):
         for event in shown["history"]:
             variables = (event["data"] or {}).get("variables")

@@ -13,16 +13,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook
 from sqlalchemy import ColumnElement, func, or_, select
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from . import access
-from .clock import SHANGHAI, as_utc, local_day_start
+from . import access, spreadsheet, vocabulary
+from .clock import as_utc, local_day_start
 from .context import Context
 from .db.models import Clue, InstanceEvent, OrgUnit, ProcessInstance, Role, WorkGroup
 from .db.report_models import CreditRecord
@@ -38,7 +36,7 @@ SPOT_CHECK_FAILED, REFERRED = "spot_check_failed", "referred"
 BASES = (SPOT_CHECK_FAILED, REFERRED)
 VIEWING_ROLES = (Role.office, Role.supervisor, Role.discipline, Role.admin)
 BASIS_LABELS = {SPOT_CHECK_FAILED: "实地抽查认定整改不实", REFERRED: "移送纪检监察机关"}
-RESULT_LABELS = {"genuine": "真改实改", "paper": "纸上整改", "superficial": "表面整改", "fake": "虚假整改"}
+RESULT_LABELS = vocabulary.RESULT
 MAX_PER_PAGE = 200
 EXPORT_LIMIT = 100_000
 
@@ -273,8 +271,7 @@ EXPORT_COLUMNS = [
     ("responsible_unit_name", "责任单位"), ("amount_owed", "欠款金额（元）"), ("amount_paid", "已支付金额（元）"),
     ("confirmed_at", "认定时间"), ("confirmed_by", "认定人"), ("event_seq", "历史记录序号"),
 ]
-CATEGORY_LABELS = {"arrears_public": "机关事业单位拖欠账款", "arrears_soe": "国有企业拖欠账款", "policy": "惠企政策兑现",
-                   "investment": "招商引资政策兑现", "promise": "政府守信践诺"}
+CATEGORY_LABELS = vocabulary.CATEGORY
 
 
 def export_records(ctx: Context, username: str, query: CreditQuery) -> tuple[bytes, int]:
@@ -284,9 +281,9 @@ def export_records(ctx: Context, username: str, query: CreditQuery) -> tuple[byt
     """
     _viewer(ctx, username)
     names = _names(ctx)
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("政务信用记录")
-    sheet.append([title for _, title in EXPORT_COLUMNS])
+    book = spreadsheet.new_book()
+    sheet = spreadsheet.Sheet(book, "政务信用记录", [title for _, title in EXPORT_COLUMNS],
+                              money_columns=[i for i, (key, _) in enumerate(EXPORT_COLUMNS) if key.startswith("amount_")])
     count = 0
     rows = ctx.session.scalars(select(CreditRecord).where(*_where(query))
                                .order_by(CreditRecord.confirmed_at.desc(), CreditRecord.id.desc())
@@ -294,15 +291,7 @@ def export_records(ctx: Context, username: str, query: CreditQuery) -> tuple[byt
     for record in rows:
         summary = record_summary(record, names)
         summary["category"] = CATEGORY_LABELS.get(record.category or "", record.category)
-        summary["confirmed_at"] = record.confirmed_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-        sheet.append([_cell(summary.get(key)) for key, _ in EXPORT_COLUMNS])
+        summary["confirmed_at"] = record.confirmed_at
+        sheet.append([summary.get(key) for key, _ in EXPORT_COLUMNS])
         count += 1
-    buffer = BytesIO()
-    book.save(buffer)
-    return buffer.getvalue(), count
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    return value  # a Decimal amount is written exactly (openpyxl takes Decimal as a number)
+    return spreadsheet.save(book), count

@@ -9,9 +9,9 @@ from typing import Any
 from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from .db.models import DefinitionFile, ProcessDefinition
+from .lanes import Parser
 from .errors import DefinitionRejected, NotFound
 from .validation import _XML_PARSER, Compiler, check_bundle
 
@@ -96,7 +96,7 @@ class SpecCache:
         return self._parse(definition)
 
     def _parse(self, definition: ProcessDefinition) -> tuple[Any, dict[str, Any]]:
-        parser = SpiffBpmnParser()
+        parser = Parser()
         for file in definition.files:
             tree = etree.fromstring(file.content.encode(), _XML_PARSER)
             if file.kind == "dmn":

@@ -36,6 +36,7 @@ from .db.design_models import FormDraft
 from .db.models import DefinitionFile, ProcessDefinition, ProcessInstance, Role
 from .definitions import deploy
 from .errors import NotFound, ValidationFailed
+from .lanes import lane_role
 from .validation import _XML_PARSER, check_bundle
 
 VIEW_ROLES = (Role.designer, Role.office, Role.supervisor, Role.admin)
@@ -190,7 +191,9 @@ def _lanes(root: Any) -> dict[str, str]:
     lanes: dict[str, str] = {}
     for lane in root.iter(f"{{{BPMN_NS}}}lane"):
         for ref in lane.iterfind(f"{{{BPMN_NS}}}flowNodeRef"):
-            lanes[_text(ref)] = lane.get("name") or lane.get("id") or ""
+            name, role = lane.get("name") or lane.get("id") or "", lane_role(lane)
+            # A lane's role is what routes its tasks: a change of role alone is a change too.
+            lanes[_text(ref)] = name if role in (None, name) else f"{name}（{role}）"
     return lanes
 
 

@@ -234,8 +234,13 @@ def owed_and_paid(doc: OfficialDocument, by_unit: list[dict[str, Any]], units: d
     if not owing:
         doc.paragraph(f"{when}登记的线索中暂无涉及拖欠账款金额的线索。")
         return
-    top = "、".join(f"{units.get(r['key'], r['label'])}（未付{wan(r['owed'] - r['paid'])}万元）" for r in owing[:3])
-    doc.paragraph(f"{when}涉及拖欠账款的线索中，尚未支付金额较大的单位是：{top}。")
+    # Only what is still unpaid to the fen: a unit that has paid everything is not "owing most".
+    unpaid = [r for r in owing if r["owed"] - r["paid"] > 0]
+    if unpaid:
+        top = "、".join(f"{units.get(r['key'], r['label'])}（未付{wan(r['owed'] - r['paid'])}万元）" for r in unpaid[:3])
+        doc.paragraph(f"{when}涉及拖欠账款的线索中，尚未支付金额较大的单位是：{top}。")
+    else:
+        doc.paragraph(f"{when}涉及拖欠账款的线索中，所涉款项均已支付。")
     # Bars need no fen: the chart takes floats, the sentences above print exact 万元.
     doc.picture(charts.bar_chart("各责任单位涉及金额与已支付金额", [units.get(r["key"], r["label"]) for r in owing],
                                  [("涉及金额", [float(money.wan(r["owed"])) for r in owing]),

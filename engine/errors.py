@@ -5,9 +5,19 @@ from typing import Any
 
 
 class EngineError(Exception):
-    """Anything the engine refuses or cannot do."""
+    """Anything the engine refuses or cannot do.
+
+    `str(error)` is the detail for developers and the log; `user_message`, when the engine knows
+    what to tell the person in plain Chinese, is what a page shows instead.
+    """
 
     code = "error"
+    user_message: str | None = None
+
+    def __init__(self, *args: Any, user_message: str | None = None) -> None:
+        super().__init__(*args)
+        if user_message is not None:
+            self.user_message = user_message
 
     def to_dict(self) -> dict[str, Any]:
         return {"error": self.code, "message": str(self)}

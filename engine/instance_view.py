@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, exists, func, select, true
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from . import access
+from . import access, vocabulary
 from .clock import as_utc, local_day_start
 from .clues import PRIVATE_FIELDS
 from .context import Context
@@ -275,7 +275,7 @@ def _detail(ctx: Context, user: User, instance: ProcessInstance, clue: Clue | No
                    "waiting_on_label": audience_label(t.audience, names), "may_open": access.can_view(user, t)}
                   for t in tasks],
         **diagram,
-        "timeline": _timeline(events, include_private=access.sees_complainant(user)),
+        "timeline": vocabulary.name_actors(ctx.session, _timeline(events, include_private=access.sees_complainant(user))),
         "chain": chain_status(instance, events, broken),
         "actions": actions,
         # What the action forms offer: units to reassign to, tasks the clue can be reopened at.
@@ -382,8 +382,9 @@ def chain_status(instance: ProcessInstance, events: list[InstanceEvent], broken:
 
 def timeline(ctx: Context, instance_id: int, include_private: bool = True) -> list[dict[str, Any]]:
     """Every recorded event of an instance, oldest first: who did what, when, in which role, with
-    its data and `changed` — the variables this step set to a value different from before."""
-    return _timeline(events_of(ctx.session, instance_id), include_private)
+    its data, `changed` — the variables this step set to a value different from before — and the
+    actor's display name (`actor_name`)."""
+    return vocabulary.name_actors(ctx.session, _timeline(events_of(ctx.session, instance_id), include_private))
 
 
 def _timeline(events: list[InstanceEvent], include_private: bool = True) -> list[dict[str, Any]]:

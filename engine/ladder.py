@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from . import access
+from . import access, vocabulary
 from .clock import local_today
 from .clues import get_clue
 from .context import Context
@@ -74,8 +74,7 @@ def ladder_steps(config: LadderConfig) -> list[Step]:
 
 
 DEFAULT_STEPS = ladder_steps(LadderConfig())
-LABELS = {"reminder": "到期提醒", "chase": "催办", "unit_leader": "逾期督办（单位领导）",
-          "group": "逾期督办（工作专班）", "office": "逾期督办（综合办公室）"}
+LABELS = vocabulary.LADDER
 
 
 def advance_ladder(ctx: Context, limit: int = 500, config: LadderConfig | None = None) -> int:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from io import BytesIO
 from typing import Any
 
-from openpyxl import Workbook
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
 
-from . import access, lights
+from . import access, lights, spreadsheet, vocabulary
 from .clock import as_utc, local_day_start
 from .clues import OPEN_STAGES, clue_record
 from .context import Context
@@ -80,10 +78,16 @@ class LedgerQuery:
 
 def _where(user: User, query: LedgerQuery, now: datetime) -> list[ColumnElement[bool]]:
     where = [access.clue_scope(user)]
-    for column, value in ((Clue.category, query.category), (Clue.stage, query.stage), (Clue.source, query.source),
-                          (Clue.responsible_unit, query.unit), (Clue.work_group, query.group)):
+    for column, value in ((Clue.category, query.category), (Clue.stage, query.stage), (Clue.source, query.source)):
         if value is not None:
             where.append(column == value)
+    if query.unit is not None:
+        where.append(Clue.responsible_unit.in_(vocabulary.matching_codes(OrgUnit, query.unit)))
+    if query.group is not None:
+        group = Clue.work_group.in_(vocabulary.matching_codes(WorkGroup, query.group))
+        if query.group == vocabulary.OFFICE_GROUP or query.group in vocabulary.OFFICE_NAME:
+            group = group | (Clue.work_group == vocabulary.OFFICE_GROUP)
+        where.append(group)
     if query.light is not None:
         # The stored light (indexed), with rows the sweep has not yet reached taken as moved on.
         where.append(lights.light_is(query.light, Clue.light, Clue.light_changes_at, lights.clue_overdue(now), now))
@@ -148,44 +152,43 @@ EXPORT_COLUMNS = [
     ("amount_paid", "已支付金额（元）"), ("sendback_count", "退回次数"), ("referred", "已移送纪检"),
     ("created_at", "登记时间"), ("closed_at", "办结时间"),
 ]
-LABELS = {
-    "stage": {"triage": "分析研判", "assigning": "交办", "rectifying": "整改中", "reviewing": "审核销号",
-              "awaiting_spot_check": "待抽查", "spot_check": "实地抽查", "closed": "已销号", "rejected": "不予受理"},
-    "light": {"red": "红灯", "yellow": "黄灯", "green": "绿灯"},
-    "category": {"arrears_public": "机关事业单位拖欠账款", "arrears_soe": "国有企业拖欠账款", "policy": "惠企政策兑现",
-                 "investment": "招商引资政策兑现", "promise": "政府守信践诺"},
-    "source": {"leadership": "领导交办", "letters_visits": "来信来访", "enterprise_platform": "非公有制企业服务平台投诉",
-               "self_inspection": "自查问题清单"},
-    "level": {"city": "市级", "county": "县级"},
-}
+# The ledger's code columns, as the vocabulary spells them (stats and documents read this too).
+LABELS = {k: vocabulary.LABELS[k] for k in ("stage", "light", "category", "source", "level")}
+
+
+# Columns the sheet writes as typed cells rather than text.
+_MOMENTS, _DAYS = {"created_at", "closed_at"}, {"deadline"}
+_MONEY = {"amount_owed", "amount_paid"}
+_WIDTHS = {"clue_id": 9, "enterprise_name": 28, "uscc": 22, "debtor": 24, "summary": 40, "work_group": 24,
+           "responsible_unit": 22, "source": 16, "category": 20, "created_at": 17, "closed_at": 17}
 
 
 def export_clues(ctx: Context, username: str, query: LedgerQuery) -> tuple[bytes, int]:
-    """Every row of the filtered ledger (not just the page) as .xlsx with Chinese headers."""
+    """Every row of the filtered ledger (not just the page) as .xlsx with Chinese headers: names
+    for codes, times in Beijing time as date cells, amounts as numbers in 元."""
     user = access.get_user(ctx.session, username)
-    names = {u.code: u.name for u in ctx.session.scalars(select(OrgUnit))}
-    names.update({g.code: g.name for g in ctx.session.scalars(select(WorkGroup))}, office="综合办公室")
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("工作台账")
-    sheet.append([title for _, title in EXPORT_COLUMNS])
+    names = vocabulary.org_names(ctx.session)
+    book = spreadsheet.new_book()
+    sheet = spreadsheet.Sheet(book, "工作台账", [title for _, title in EXPORT_COLUMNS],
+                              [_WIDTHS.get(key, spreadsheet.width_of(title)) for key, title in EXPORT_COLUMNS],
+                              money_columns=[i for i, (key, _) in enumerate(EXPORT_COLUMNS) if key in _MONEY])
     count = 0
     result = ctx.session.scalars(_selection(user, query, ctx.now).limit(EXPORT_LIMIT).execution_options(yield_per=1000))
     for clue in result:
         record = _row(clue, False, ctx.now)
-        sheet.append([_cell(key, record.get(key), names) for key, _ in EXPORT_COLUMNS])
+        sheet.append([_cell(key, getattr(clue, key) if key in _MOMENTS | _DAYS else record.get(key), names)
+                      for key, _ in EXPORT_COLUMNS])
         count += 1
-    buffer = BytesIO()
-    book.save(buffer)
-    return buffer.getvalue(), count
+    return spreadsheet.save(book), count
 
 
 def _cell(key: str, value: Any, names: dict[str, str]) -> Any:
     if value is None:
-        return ""
+        return None
     if key in LABELS:
         return LABELS[key].get(value, value)
     if key in ("responsible_unit", "work_group"):
         return names.get(value, value)
     if isinstance(value, bool):
-        return "是" if value else "否"
+        return vocabulary.yes_no(value)
     return value  # a Decimal amount is written exactly (openpyxl takes Decimal as a number)

@@ -1,6 +1,7 @@
 """Structured logs for `chengxin worker` and `chengxin serve`: one JSON object per line on stderr.
 
-Every line has `ts` (UTC, ISO 8601 with milliseconds), `level`, `logger`, `msg` and `pid`;
+Every line has `ts` (Beijing time with its +08:00 offset, ISO 8601 with milliseconds: the time
+every page shows, and still one exact instant), `level`, `logger`, `msg` and `pid`;
 whatever a call passes in `extra=` (`event`, `instance_id`, `advanced`, ...) is added as
 fields, and a traceback goes in `exc`. Plain stdlib logging: `log.info("...", extra={...})`.
 """
@@ -9,8 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import IO, Any
+
+from .clock import SHANGHAI
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
@@ -19,7 +22,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, SHANGHAI).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

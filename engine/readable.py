@@ -15,23 +15,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from . import vocabulary
 from .clock import SHANGHAI
 from .context import Context
-from .db.models import OrgUnit, User, WorkGroup
+from .db.models import User
 from .forms import FormDefinition
 
-KIND_LABELS = {
-    "instance_started": "线索登记", "task_completed": "办理", "script_run": "自动处理", "decision_made": "规则分派",
-    "service_called": "系统服务", "timer_fired": "定时触发", "end_reached": "流程结束", "task_cancelled": "任务撤销",
-    "error": "流程出错", "evidence_attached": "上传证据", "supervision_notice": "督办单", "supervision_listing": "挂牌督办",
-    "reminder": "到期提醒", "chase": "催办", "escalation": "逐级督办", "timer_rescheduled": "期限调整",
-    "instance_migrated": "流程版本迁移", "instance_migration_undone": "撤销版本迁移", "referral_received": "移送材料签收",
-    "instance_suspended": "挂起", "instance_resumed": "恢复", "instance_terminated": "终止",
-    "unit_reassigned": "改派责任单位", "instance_reopened": "重新打开", "instance_retried": "重试",
-    "carried_over": "结转至新一轮专项行动",
-}
-ROLE_LABELS = {"office": "综合办公室", "group": "工作专班", "unit": "责任单位", "spotcheck": "抽查组", "discipline": "纪检监察",
-               "designer": "流程设计", "supervisor": "督查", "admin": "系统管理", "system": "系统"}
+KIND_LABELS, ROLE_LABELS, SOURCE_LABELS = vocabulary.EVENT, vocabulary.ROLE, vocabulary.SOURCE
 # Process variables every clue carries from its campaign: not something a person entered.
 HIDDEN_VARIABLES = {"campaign_id", "investigation_end", "rectification_end", "spot_check_start", "spot_check_end",
                     "campaign_end", "spot_check_rate", "max_sendbacks", "clue_id"}
@@ -48,8 +38,6 @@ VARIABLE_TITLES = {
     "category": "问题类别", "level": "办理层级", "key_problem": "重点问题", "responsible_unit": "责任单位",
     "deadline": "办结时限", "sla_days": "办理时限（天）",
 }
-SOURCE_LABELS = {"leadership": "领导交办", "letters_visits": "来信来访", "enterprise_platform": "非公有制企业服务平台投诉",
-                 "self_inspection": "自查问题清单", "hotline_12345": "12345热线", "service_hall": "政务服务大厅"}
 CODE_FIELDS = {"responsible_unit", "work_group", "lead_units", "county", "unit", "group"}
 MAX_VALUE_CHARS = 1000
 _ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -57,12 +45,9 @@ _ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 def directory_names(ctx: Context) -> dict[str, str]:
     """Unit and group codes -> Chinese names, read once per operation."""
-    names = ctx.cache.get("directory_names")
-    if names is None:
-        names = {u.code: u.name for u in ctx.session.scalars(select(OrgUnit))}
-        names.update({g.code: g.name for g in ctx.session.scalars(select(WorkGroup))}, office="综合办公室")
-        ctx.cache["directory_names"] = names
-    return names
+    if "directory_names" not in ctx.cache:
+        ctx.cache["directory_names"] = vocabulary.org_names(ctx.session)
+    return ctx.cache["directory_names"]
 
 
 def people_names(ctx: Context, usernames: set[str]) -> dict[str, str]:
@@ -100,10 +85,6 @@ def money(value: Any) -> str:
     return f"{amount:,.2f} 元" if amount.is_finite() else str(value)
 
 
-def yes_no(value: bool | None) -> str:
-    return "" if value is None else ("是" if value else "否")
-
-
 def local_moment(value: Any) -> str:
     """A recorded moment in Beijing time; a plain date stays a date."""
     if isinstance(value, datetime):
@@ -132,7 +113,7 @@ def display_value(name: str, value: Any, prop: dict[str, Any], ui: dict[str, Any
     if name == "source" and not labels:
         labels = SOURCE_LABELS
     if isinstance(value, bool):
-        return labels.get(str(value).lower()) or yes_no(value)
+        return labels.get(str(value).lower()) or vocabulary.yes_no(value)
     if isinstance(value, list):
         if value and all(isinstance(v, dict) for v in value):
             return "；".join(_row_text(row, prop.get("items", {}), ui, names) for row in value)

@@ -22,17 +22,16 @@ from .case_file import (RESULT_LABELS, Record, add_evidence, add_timeline, chain
 from .clock import SHANGHAI
 from .clues import get_clue
 from .context import Context
-from .db.models import Campaign, Clue, ProcessInstance, Role, User
+from .db.models import Campaign, Clue, HumanTask, ProcessInstance, Role, User
 from .db.report_models import CreditRecord, ReferralReceipt
 from .errors import Conflict, ValidationFailed
-from .history import append_event
 from .ledger import LABELS
-from .notifications import notify
+from .referral_receipt import RECEIPT_FORM, RECEIPT_KIND, write_receipt
+from .tasks import complete_task
 
 PREPARING_ROLES = (Role.office, Role.discipline)  # the office sends it; the inspectors read what they receive
 RECEIVING_ROLES = (Role.discipline,)
 MAX_NOTE = 2000
-RECEIPT_KIND = "referral_received"
 
 
 def _referred(ctx: Context, username: str, clue_id: int, roles: tuple[Role, ...]) -> tuple[User, Clue]:
@@ -129,18 +128,12 @@ def record_receipt(ctx: Context, username: str, clue_id: int, note: str = "") ->
     # unique clue_id is the last guard.
     if _receipt_of(ctx, clue.id) is not None:
         raise Conflict(f"the referral of clue {clue_id} has already been received")
-    head_before = instance.history_head
-    event = append_event(ctx.session, instance, ctx.now, user.username, RECEIPT_KIND, ctx.hash_alg,
-                         actor_role=user.role.value, element_name="移送材料签收",
-                         data={"note": note, "history_head_before": head_before})
-    receipt = ReferralReceipt(clue_id=clue.id, instance_id=instance.id, received_by=user.username,
-                              received_at=ctx.now, note=note, history_head_before=head_before,
-                              event_seq=event.seq, event_hash=event.hash)
-    ctx.session.add(receipt)
-    instance.updated_at = ctx.now
-    ctx.session.flush()
-    notify(ctx, ["role:office"], "referral_received", f"线索 #{clue.id}「{clue.enterprise_name}」移送材料已签收",
-           f"签收人：{user.display_name}" + (f"\n签收意见：{note}" if note else ""), clue_id=clue.id)
+    receipt = write_receipt(ctx, user, clue, instance, note)
+    task = ctx.session.scalar(select(HumanTask).where(HumanTask.clue_id == clue.id,
+                                                      HumanTask.form_key == RECEIPT_FORM).limit(1))
+    if task is not None and task.audience in access.audiences(user):
+        # Signing here is the 纪检监察受理 task too: one act, not two (its completion sees the receipt).
+        complete_task(ctx, task.id, user.username, {"received": True, **({"note": note} if note else {})})
     return receipt_summary(receipt, {user.username: user.display_name})
 
 
@@ -165,6 +158,19 @@ def _reason(record: Record) -> tuple[str, dict[str, Any]]:
             text += "，并发现干部作风问题或违纪违法线索"
         return text, check
     return "经办理认定需移送纪检监察机关处理", check
+
+
+def _referrer(record: Record) -> str:
+    """Who referred the clue (the office's decision after too many send-backs, or the spot-check
+    that found it fake): the 经办人 of the letter, whoever downloads it later."""
+    check, decision = _latest(record, "result"), _latest(record, "decision")
+    if decision.get("decision") == "refer" and (not check or decision["_at"] >= check["_at"]):
+        actor = decision["_actor"]
+    elif check:
+        actor = check["_actor"]
+    else:
+        return ""
+    return str(record.people.get(actor, actor))
 
 
 def _date_cn(moment: datetime) -> str:
@@ -212,7 +218,8 @@ def build_dossier(ctx: Context, username: str, clue_id: int) -> tuple[bytes, str
         document.add_paragraph(line).paragraph_format.left_indent = Cm(1)
     for line in (f"{campaign_name}综合办公室", _date_cn(ctx.now)):
         document.add_paragraph(line).alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    document.add_paragraph(f"经办人：{record.user.display_name}")
+    referrer = _referrer(record)
+    document.add_paragraph(f"经办人：{referrer}")
     document.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
 
     # 移交登记表 -----------------------------------------------------------------------------
@@ -238,7 +245,7 @@ def build_dossier(ctx: Context, username: str, clue_id: int) -> tuple[bytes, str
         ["证据材料", f"{len(record.evidence)} 件（见证据材料清单）", "历史记录", f"{count} 条（见办理过程记录）"],
         ["历史记录链头哈希", f"{record.hash_alg.upper()}：{record.head}", "", ""],
         ["哈希链校验", chain_items(record)[-1][1], "", ""],
-        ["移送单位", "综合办公室", "经办人", record.user.display_name],
+        ["移送单位", "综合办公室", "经办人", referrer],
         ["接收单位", "纪检监察机关", "签收人", receiver],
         ["签收时间", local(receipt.received_at) if receipt else "", "签收意见", receipt.note if receipt else ""],
     ]

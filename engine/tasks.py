@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from SpiffWorkflow.util.task import TaskState
 
-from . import access, lights, plausibility, readable
+from . import access, lights, plausibility, readable, vocabulary
 from .notifications import notify
 from .clock import SHANGHAI
 from .context import Context
-from .db.models import Clue, Evidence, HumanTask, InstanceEvent, InstanceStatus, ProcessInstance
+from .db.models import Clue, Evidence, HumanTask, InstanceEvent, InstanceStatus, OrgUnit, ProcessInstance, User
 from .errors import Conflict, NotFound, ValidationFailed
 from .form_options import check_options, options_for
 from .history import append_event
@@ -75,7 +75,7 @@ def list_tasks(ctx: Context, username: str, clue_id: int | None = None, page: in
         if filters.get("category"):
             where.append(Clue.category == filters["category"])
         if filters.get("unit"):
-            where.append(Clue.responsible_unit == filters["unit"])
+            where.append(Clue.responsible_unit.in_(vocabulary.matching_codes(OrgUnit, str(filters["unit"]).strip())))
         if filters.get("q"):
             text = str(filters["q"]).strip()
             where.append(or_(Clue.enterprise_name.like(f"%{text}%"), Clue.uscc == text.upper()))
@@ -83,7 +83,15 @@ def list_tasks(ctx: Context, username: str, clue_id: int | None = None, page: in
     rows = ctx.session.scalars(
         query.where(*where).order_by(HumanTask.sort_due, HumanTask.id)
         .offset((page - 1) * per_page).limit(per_page))
-    return {"items": [task_summary(r, ctx.now) for r in rows], "total": total}
+    items = [task_summary(r, ctx.now) for r in rows]
+    # The enterprise is what people know a clue by; one look-up for the page, so the inbox
+    # itself stays one range of the human_task index.
+    clue_ids = {item["clue_id"] for item in items if item["clue_id"] is not None}
+    enterprises = {clue_id: name for clue_id, name in ctx.session.execute(
+        select(Clue.id, Clue.enterprise_name).where(Clue.id.in_(clue_ids)))} if clue_ids else {}
+    for item in items:
+        item["enterprise_name"] = enterprises.get(item["clue_id"])
+    return {"items": items, "total": total}
 
 
 def done_tasks(ctx: Context, username: str, page: int = 1, per_page: int = 50) -> dict[str, Any]:
@@ -101,7 +109,9 @@ def done_tasks(ctx: Context, username: str, page: int = 1, per_page: int = 50) -
             "total": total}
 
 
-def _ready_row(ctx: Context, task_id: str) -> HumanTask:
+def _ready_row(ctx: Context, task_id: str, username: str | None = None) -> HumanTask:
+    """:raises Conflict: completed or cancelled already (saying by whom, in Chinese, for people).
+    :raises NotFound: never existed."""
     row = ctx.session.get(HumanTask, task_id, populate_existing=True)
     if row is not None:
         return row
@@ -109,8 +119,21 @@ def _ready_row(ctx: Context, task_id: str) -> HumanTask:
         InstanceEvent.task_id == task_id, InstanceEvent.kind.in_(["task_completed", "task_cancelled"])))
     if done is not None:
         raise Conflict(f"task {task_id} is no longer ready: {done.kind.replace('task_', '')} by {done.actor} "
-                       f"at {done.at.isoformat()}")
-    raise NotFound(f"task {task_id} does not exist")
+                       f"at {done.at.isoformat()}", user_message=_gone_message(ctx, done, username))
+    raise NotFound(f"task {task_id} does not exist", user_message="此任务不存在。")
+
+
+def _display_name(ctx: Context, username: str) -> str:
+    return ctx.session.scalar(select(User.display_name).where(User.username == username)) or username
+
+
+def _gone_message(ctx: Context, done: InstanceEvent, username: str | None) -> str:
+    when = done.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    if done.kind == "task_cancelled":
+        return f"此任务已于 {when}（北京时间）撤销，无需再办理。"
+    if username is not None and done.actor == username:
+        return f"您已提交过此任务（{when}，北京时间），无需再次提交。"
+    return f"此任务已由{_display_name(ctx, done.actor)}于 {when}（北京时间）办理完毕，您这次的提交没有保存。"
 
 
 def clue_of_finished_task(ctx: Context, task_id: str, username: str) -> int | None:
@@ -131,7 +154,7 @@ def show_task(ctx: Context, task_id: str, username: str) -> dict[str, Any]:
     to put above the form.
     """
     user = access.get_user(ctx.session, username)
-    row = _ready_row(ctx, task_id)
+    row = _ready_row(ctx, task_id, username)
     access.require_can_view(user, row)
     instance = ctx.session.get(ProcessInstance, row.instance_id)
     definition_id = instance.definition_id if instance is not None else None
@@ -181,17 +204,18 @@ def claim_task(ctx: Context, task_id: str, username: str) -> dict[str, Any]:
     :raises Conflict: someone else holds it.
     """
     user = access.get_user(ctx.session, username)
-    row = _ready_row(ctx, task_id)
+    row = _ready_row(ctx, task_id, username)
     access.require_can_act(user, row)
     if row.claimed_by not in (None, user.username):
-        raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
+        raise Conflict(f"task {task_id} is claimed by {row.claimed_by}",
+                       user_message=f"此任务已由{_display_name(ctx, row.claimed_by)}认领，请与其联系或等其释放。")
     row.claimed_by = user.username
     return task_summary(row)
 
 
 def release_task(ctx: Context, task_id: str, username: str) -> dict[str, Any]:
     user = access.get_user(ctx.session, username)
-    row = _ready_row(ctx, task_id)
+    row = _ready_row(ctx, task_id, username)
     access.require_can_act(user, row)
     if row.claimed_by != user.username:
         raise Conflict(f"task {task_id} is not claimed by {user.username}")
@@ -209,10 +233,11 @@ def complete_task(ctx: Context, task_id: str, username: str, data: Any,
         owed) not confirmed with `confirm_warnings`. :raises Conflict: no longer ready.
     """
     user = access.get_user(ctx.session, username)
-    row = _ready_row(ctx, task_id)
+    row = _ready_row(ctx, task_id, username)
     access.require_can_act(user, row)
     if row.claimed_by not in (None, user.username):
-        raise Conflict(f"task {task_id} is claimed by {row.claimed_by}")
+        raise Conflict(f"task {task_id} is claimed by {row.claimed_by}",
+                       user_message=f"此任务已由{_display_name(ctx, row.claimed_by)}认领，请与其联系或等其释放。")
     today = ctx.now.astimezone(SHANGHAI).date()
     cleaned = ctx.runtime.forms.validate(row.form_key, data, today=today) if row.form_key else {}
     if row.form_key:

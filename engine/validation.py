@@ -16,18 +16,16 @@ import defusedxml.ElementTree as defused
 from defusedxml import DefusedXmlException
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
 from .errors import ScriptRejected
+from .lanes import LANES, ROLE_PROPERTY, Parser, lane_role
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 MAX_FILE_BYTES = 5 * 1024 * 1024
 RESERVED_IDS = {"Start", "End", "Root"}
-# Lane names the engine routes tasks by (engine/README.md, access.task_audience); a task in no
-# lane is offered to whoever started the instance.
-LANES = ("office", "work_group", "responsible_unit", "spot_check", "discipline")
 # Lanes whose tasks need a property naming the process variable that holds the unit or group.
 LANE_CANDIDATE = {"work_group": "candidateGroup", "spot_check": "candidateGroup", "responsible_unit": "candidateUnit"}
 MAX_PROCESS_ID = 64
@@ -70,7 +68,7 @@ class CheckedBundle:
     process_names: dict[str, str] = field(default_factory=dict)
     decision_ids: list[str] = field(default_factory=list)
     problems: list[dict[str, str]] = field(default_factory=list)
-    parser: SpiffBpmnParser | None = None
+    parser: Parser | None = None
 
     def problem(self, file: SourceFile | None, element_id: str | None, reason: str, kind: str = "invalid") -> None:
         """Record one problem as {"file", "element_id", "reason"} (the shape callers rely on); `kind`
@@ -244,15 +242,16 @@ def _check_supported(bundle: CheckedBundle, source: SourceFile, process: Any) ->
 
 
 def _check_lanes(bundle: CheckedBundle, source: SourceFile, process: Any) -> None:
-    """Lane names select who acts (engine/README.md); any other name would reach nobody."""
+    """A lane's role selects who acts (engine/lanes.py); any other role would reach nobody."""
     tasks = {e.get("id"): e for e in process.iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}manualTask",
                                                   f"{{{BPMN_NS}}}task")}
     for lane in process.iter(f"{{{BPMN_NS}}}lane"):
-        name = (lane.get("name") or "").strip()
+        name = lane_role(lane) or ""
         if lane.find("bpmn:childLaneSet", NS) is not None:
             continue  # a parent lane; its children decide
         if name not in LANES:
-            bundle.problem(source, lane.get("id"), f"lane {_label(lane)}: lane names select who acts and must be one of "
+            bundle.problem(source, lane.get("id"), f"lane {_label(lane)}: a lane's role (its property "
+                           f"{ROLE_PROPERTY!r}, or else its name) selects who acts and must be one of "
                            f"{', '.join(LANES)}; leave a task outside every lane to offer it to the person who "
                            "started the instance", "lane")
             continue
@@ -330,7 +329,7 @@ def _check_input_entry(bundle: CheckedBundle, source: SourceFile, element_id: st
 
 
 def _parse_with_spiff(bundle: CheckedBundle) -> None:
-    parser = SpiffBpmnParser()
+    parser = Parser()
     try:
         for source in bundle.files:
             if source.kind == "dmn":

@@ -53,8 +53,8 @@ def _bearer_token() -> str | None:
     return header[7:].strip() if header.startswith("Bearer ") else None
 
 
-def _unauthorized(message: str) -> Any:
-    response = jsonify({"error": "unauthorized", "message": message})
+def _unauthorized(detail: str) -> Any:
+    response = jsonify({"error": "unauthorized", "message": "未登录，或 API 令牌无效、已撤销", "detail": detail})
     response.status_code = 401
     response.headers["WWW-Authenticate"] = 'Bearer realm="chengxin"'
     return response

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, flash, jsonify, redirect, re
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine import designer
+from engine import designer, vocabulary
 from engine.errors import DefinitionRejected, ValidationFailed
 
 from .db import engine
@@ -96,7 +96,7 @@ def _modeler(base: tuple[str, int] | None, filename: str | None) -> Any:
             "deploy": url_for("designer.deploy", process_id=base[0], version=base[1]) if base else
             url_for("designer.deploy_new"),
             "spiff": url_for("static", filename="designer/spiffworkflow.json")}
-    return render_template("designer/modeler.html", base=base, data=data, urls=urls,
+    return render_template("designer/modeler.html", base=base, data=data, urls=urls, lane_labels=vocabulary.LANE,
                            migrations="migration.index" in current_app.view_functions)
 
 

@@ -59,6 +59,10 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
+# Only the inbox list carries the clue's enterprise (one look-up per page).
+OPTIONAL_TASK_FIELDS = {"enterprise_name"}
+
+
 def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
     text = {"type": "string"}
     moment = {"type": "string", "format": "date-time"}
@@ -76,6 +80,7 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
         "due_at": _nullable("string", format="date-time"),
         "claimed_by": _nullable("string"),
         "created_at": moment,
+        "enterprise_name": _nullable("string", description="线索的企业名称（待办列表）"),
     }
     return {
         "Error": {
@@ -83,7 +88,8 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
             "required": ["error", "message"],
             "properties": {
                 "error": {"type": "string", "description": "机器可读的错误代码，如 unauthorized、forbidden、not_found、conflict"},
-                "message": {"type": "string"},
+                "message": {"type": "string", "description": "给人看的中文说明"},
+                "detail": {"type": "string", "description": "开发者可读的详细原因（英文，可能省略）"},
             },
         },
         "ValidationError": {
@@ -92,7 +98,8 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
             "properties": {
                 "error": {"enum": ["invalid", "confirmation_required"],
                           "description": "invalid：须改正；confirmation_required：须核实，确认后带 confirm_warnings 重新提交"},
-                "message": {"type": "string"},
+                "message": {"type": "string", "description": "给人看的中文说明"},
+                "detail": {"type": "string", "description": "开发者可读的详细原因（英文，可能省略）"},
                 "fields": {"type": "object", "additionalProperties": {"type": "string"},
                            "description": "字段名 → 中文错误信息或提醒（嵌套字段以点分隔）"},
                 "confirm_with": {"const": "confirm_warnings",
@@ -195,7 +202,8 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
                 "history": {"type": "array", "items": _ref("HistoryEvent")},
             },
         },
-        "TaskSummary": {"type": "object", "required": list(task_summary_props), "properties": task_summary_props},
+        "TaskSummary": {"type": "object", "required": [k for k in task_summary_props if k not in OPTIONAL_TASK_FIELDS],
+                        "properties": task_summary_props},
         "InboxTask": {
             "allOf": [_ref("TaskSummary")],
             "required": ["light"],
@@ -216,7 +224,7 @@ def _schemas(intake: dict[str, Any]) -> dict[str, Any]:
         },
         "TaskDetail": {
             "type": "object",
-            "required": [*task_summary_props, "may_complete", "earlier_steps"],
+            "required": [*(k for k in task_summary_props if k not in OPTIONAL_TASK_FIELDS), "may_complete", "earlier_steps"],
             "properties": {
                 **task_summary_props,
                 "may_complete": {"type": "boolean"},

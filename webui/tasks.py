@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -13,6 +13,7 @@ from engine.ledger import LABELS
 
 from .db import engine
 from .drafts import kept_fields, keeps_typed_work, values_of
+from .errors import user_message
 from .formdata import CONFIRM_FIELD, form_to_data
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -51,8 +52,10 @@ def complete(task_id: str) -> Any:
     try:
         task = engine().run(tasks.show_task, task_id, current_user.username)
     except Conflict as exc:
-        # The task is gone: say who took it and keep what was typed on screen.
-        flash(_("Someone else completed this task first; nothing of yours was saved.") + f" ({exc})", "warning")
+        # The task is gone: say who handled it (or that it was this user's own earlier submit) and
+        # keep what was typed on screen.
+        current_app.logger.info("task %s gone: %s", task_id, exc)
+        flash(user_message(exc, 409), "warning")
         return render_template("tasks/gone.html", values=request.form.to_dict()), 409
     data = form_to_data(task["form"]["schema"], request.form, task["form"]["ui"]) if task.get("form") else {}
     try:
@@ -63,6 +66,7 @@ def complete(task_id: str) -> Any:
     except ValidationFailed as exc:
         return _page(task, {**request.form.to_dict(), **data}, exc.fields, status=422)
     except Conflict as exc:
-        return _page(task, {**request.form.to_dict(), **data}, {}, conflict=str(exc), status=409)
+        current_app.logger.info("task %s conflict: %s", task_id, exc)
+        return _page(task, {**request.form.to_dict(), **data}, {}, conflict=user_message(exc, 409), status=409)
     flash(_("Submitted: %(title)s", title=task["title"]), "success")
     return redirect(url_for("inbox.index"))

@@ -62,6 +62,7 @@ def test_office_drills_down_from_a_chart_to_the_ledger(page: Page, sign_in: Sign
             clue.assign(deadline="2023-11-20", unit=unit)
 
     sign_in("office")
+    page.locator('nav [data-menu="supervision"] .dropdown-toggle').click()
     page.locator("nav a[href='/dashboard/']").click()
     page.wait_for_url(re.compile(r"/dashboard/$"))
     page.wait_for_function("() => document.body.dataset.dashboard === 'ready'")

@@ -48,7 +48,7 @@ def test_break_refuse_fix_deploy(page: Page, sign_in: SignIn, shoot: Callable[[s
     page.locator('#canvas [data-element-id="Task_plan"]').click()
     expect(page.locator("#prop-formKey")).to_have_value("rectification_plan")
     expect(page.locator("#prop-candidateUnit")).to_have_value("responsible_unit")
-    expect(page.locator("#prop-lane option:checked")).to_have_text("responsible_unit")
+    expect(page.locator("#prop-lane option:checked")).to_have_text("责任单位")
     # spiffworkflow properties written through the panel: added to a task's existing list, and
     # to an end event that has no extension elements yet.
     page.locator('#canvas [data-element-id="Task_referral"]').click()
@@ -60,9 +60,9 @@ def test_break_refuse_fix_deploy(page: Page, sign_in: SignIn, shoot: Callable[[s
     page.locator("#prop-stage").fill("closed")
     page.locator("#prop-stage").press("Tab")
     # Choosing a lane moves the shape into it.
-    expect(page.locator("#prop-lane option:checked")).to_have_text("discipline")
-    page.locator("#prop-lane").select_option(label="spot_check")
-    expect(page.locator("#prop-lane option:checked")).to_have_text("spot_check")
+    expect(page.locator("#prop-lane option:checked")).to_have_text("纪检监察机关")
+    page.locator("#prop-lane").select_option(label="抽查组")
+    expect(page.locator("#prop-lane option:checked")).to_have_text("抽查组")
 
     set_condition(page, "accepted ==")
     page.locator("[data-action=deploy]").click()

@@ -34,6 +34,7 @@ def test_office_imports_a_problem_list_after_fixing_the_bad_row(page: Page, sign
     before = _ledger_total(page)
     assert before == 1
 
+    page.get_by_role("navigation").get_by_role("button", name="线索办理").click()
     page.get_by_role("navigation").get_by_role("link", name="问题清单导入").click()
     page.wait_for_url(re.compile(r"/imports/$"))
     shoot("1-start")
@@ -58,6 +59,7 @@ def test_office_imports_a_problem_list_after_fixing_the_bad_row(page: Page, sign
     shoot("2-refused")
     assert _ledger_total(page) == before  # nothing imported
 
+    page.get_by_role("navigation").get_by_role("button", name="线索办理").click()
     page.get_by_role("navigation").get_by_role("link", name="问题清单导入").click()
     fixed = _fill(template, tmp_path / "问题清单-已更正.xlsx",
                   [row[:5] + (GOOD_USCC if row[5] else None,) for row in ROWS])

@@ -32,6 +32,7 @@ def test_supervisor_sees_visits_and_the_timeline(page: Page, sign_in: SignIn, sh
     events = len(live_engine.clue_history(clue.clue_id)["events"])
 
     sign_in("supervisor")
+    page.locator('nav [data-menu="supervision"] .dropdown-toggle').click()
     page.locator("nav a[href='/instances/']").click()
     page.wait_for_url(re.compile(r"/instances/$"))
     page.locator(f"tr[data-instance='{clue.instance_id}'] a[href='/instances/{clue.instance_id}']").click()

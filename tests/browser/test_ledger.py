@@ -35,6 +35,7 @@ def test_office_filters_the_ledger_and_exports_what_it_sees(page: Page, sign_in:
     wanted = sorted((ids[name] for name, category in CLUES if category == "arrears_public"), reverse=True)
 
     sign_in("office")
+    page.get_by_role("navigation").get_by_role("button", name="线索办理").click()
     page.get_by_role("navigation").get_by_role("link", name="工作台账").click()
     page.wait_for_url(re.compile(r"/ledger/"))
     table = page.get_by_test_id("ledger")

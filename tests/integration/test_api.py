@@ -177,7 +177,7 @@ def test_session_writes_need_a_csrf_token_but_bearer_writes_do_not(csrf_app: Fla
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/inbox/").get_data(as_text=True))[1]  # type: ignore[index]
     assert api.get("/api/clues").status_code == 200  # reading needs no CSRF token
     refused = api.post("/api/clues", json=INTAKE)
-    assert refused.status_code == 400 and "CSRF" in refused.json["message"]
+    assert refused.status_code == 400 and "CSRF" in refused.json["detail"]
     assert api.get("/api/clues").json["total"] == 0
     assert api.post("/api/clues", json=INTAKE, headers={"X-CSRFToken": token}).status_code == 201
     bearer = ApiClient(csrf_app, csrf_app.test_client(), token_for(csrf_app.extensions["chengxin_engine"], "office"))
@@ -340,7 +340,8 @@ def test_get_task_includes_the_form_schema(api: ApiClient, web_engine: Engine) -
     assert api.get("/api/tasks/00000000-0000-0000-0000-000000000000").status_code == 404
     clue.triage()
     gone = api.get(f"/api/tasks/{task_id}")
-    assert gone.status_code == 409 and "no longer ready" in gone.json["message"]
+    assert gone.status_code == 409 and "no longer ready" in gone.json["detail"]
+    assert gone.json["message"].startswith("您已提交过此任务")  # the office triaged it itself
 
 
 def test_claim_and_release(api: ApiClient, web_engine: Engine) -> None:
@@ -382,7 +383,8 @@ def test_complete_task(api: ApiClient, web_engine: Engine) -> None:
     assert done.status_code == 200 and done.json["task_id"] == task_id
     assert [t["name"] for t in done.json["next_tasks"]] == ["Task_report"] == clue.ready()
     again = unit.post(f"/api/tasks/{task_id}/complete", json={"data": PLAN})
-    assert again.status_code == 409 and "completed by unit" in again.json["message"]
+    assert again.status_code == 409 and "completed by unit" in again.json["detail"]
+    assert again.json["message"].startswith("您已提交过此任务")  # their own earlier submit, not someone else's
     assert unit.post("/api/tasks/00000000-0000-0000-0000-000000000000/complete",
                      json={"data": PLAN}).status_code == 404
     history = unit.get(f"/api/clues/{clue.clue_id}/history").json["items"]

@@ -92,7 +92,7 @@ for _area in sorted(Path(__file__).parent.glob("walk_*.py")):
     GET_RULES += getattr(_rules, "GET_RULES", [])
     API_RULES += getattr(_rules, "API_RULES", [])
 # Reached only with an id made during the test, or open to all by design.
-NOT_WALKED = {"/", "/static/<path:filename>", "/auth/login", "/healthz", "/metrics", "/api/openapi.json", "/evidence/<int:evidence_id>",
+NOT_WALKED = {"/", "/favicon.ico", "/static/<path:filename>", "/auth/login", "/healthz", "/metrics", "/api/openapi.json", "/evidence/<int:evidence_id>",
               "/imports/progress/<token>",
               "/notifications/<int:notification_id>"}
 for _area in sorted(Path(__file__).parent.glob("walk_*.py")):

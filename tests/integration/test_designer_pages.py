@@ -33,7 +33,7 @@ def test_listing_with_instance_counts_and_a_version_page(client: FlaskClient, au
     page = client.get("/designer/").get_data(as_text=True)
     rows = re.findall(r'data-testid="versions-(\w+)".*?data-version="(\d+)" data-instances="(\d+)"', page, re.S)
     assert rows == [("clue_handling", "1", "2"), ("unit_reporting", "1", "0")]
-    assert "running 2" in page
+    assert "办理中 2" in page and "running 2" not in page
     assert "/designer/processes/clue_handling/1/edit" not in page  # read-only for the supervisor
     assert 'data-testid="upload"' not in page
 

@@ -146,3 +146,14 @@ def test_an_unreadable_workflow_still_gets_a_case_file_marked_from_the_history(e
     assert visited == {"Task_triage", "Rule_routing", "Script_prepare"} and current == set() and transitions == set()
     document = Document(BytesIO(engine.run(build_case_file, "office", clue.clue_id)[0]))
     assert len(document.inline_shapes) == 1
+
+
+def test_recorded_values_read_as_names_not_codes() -> None:
+    from engine.case_file import describe
+    text = describe({"step": "escalation_unit_leader", "audiences": ["unit:zengdu", "role:office"],
+                     "key_problem": True, "due_at": "2023-11-20T16:00:00+00:00", "category": "arrears_public"},
+                    {"step": "督办步骤"}, {}, {"zengdu": "曾都区人民政府"}, True, {"key_problem": [False, True]})
+    assert "逾期督办（单位领导）" in text and "曾都区人民政府、综合办公室" in text
+    assert "是（原为 否）" in text and "2023-11-21 00:00" in text and "机关事业单位拖欠账款" in text
+    for code in ("escalation_unit_leader", "False", "unit:zengdu", "+00:00", "arrears_public"):
+        assert code not in text, code

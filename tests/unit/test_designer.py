@@ -63,7 +63,7 @@ def test_diff_sees_properties_timers_scripts_lanes_and_attributes() -> None:
         "Boundary_deadline": {"timer timeDate": ("end_of_day(deadline)", "end_of_day(add_workdays(deadline, 1))")},
         "Script_prepare": {"script": ("sendback_count = 0", "sendback_count = 1")},
         "Gateway_accepted": {"@default": ("Flow_rejected", "Flow_accepted")},
-        "Task_triage": {"lane": ("office", "work_group")},
+        "Task_triage": {"lane": ("综合办公室（office）", "工作专班（work_group）")},
     }
 
 

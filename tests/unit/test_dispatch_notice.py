@@ -171,3 +171,16 @@ def test_charts_render_without_data() -> None:
                 charts.bar_chart("零", ["甲"], [("线索数", [0])], horizontal=True)):
         assert png.startswith(b"\x89PNG") and len(png) > 1000
     assert charts.cjk_font() is not None  # fonts-wqy-microhei is installed here
+
+
+def test_units_that_paid_everything_are_not_listed_as_owing() -> None:
+    from engine.documents import OfficialDocument
+    doc = OfficialDocument("调度通报")
+    by_unit = [{"key": "zengdu", "label": "zengdu", "owed": 500000.0, "paid": 500000.0},
+               {"key": "suixian", "label": "suixian", "owed": 300000.0, "paid": 100000.0}]
+    dispatch_notice.owed_and_paid(doc, by_unit, {"zengdu": "曾都区人民政府", "suixian": "随县人民政府"}, "本期")
+    text = "\n".join(p.text for p in doc.doc.paragraphs)
+    assert "随县人民政府（未付20.00万元）" in text and "曾都区人民政府" not in text and "（未付0.00万元）" not in text
+    paid_up = OfficialDocument("调度通报")
+    dispatch_notice.owed_and_paid(paid_up, by_unit[:1], {"zengdu": "曾都区人民政府"}, "本期")
+    assert "均已支付" in "\n".join(p.text for p in paid_up.doc.paragraphs)

@@ -103,13 +103,17 @@ def test_the_receipt_is_recorded_once_in_the_verified_history(engine: Engine, re
         events = events_of(ctx.session, referred.instance_id)
         assert verify_instance(instance, events) is None
         received = [e for e in events if e.kind == "referral_received"]
-        assert len(received) == 1 and received[0] is events[-1]
+        assert len(received) == 1
+        # Signing the dossier is the 纪检监察受理 task too: it is completed right after, not left waiting.
+        after = events[events.index(received[0]) + 1]
+        assert after.kind == "task_completed" and after.element_id == "Task_referral" and after.actor == "discipline"
         assert received[0].actor == "discipline" and received[0].actor_role == "discipline"
         assert received[0].data == {"note": "材料齐全，已签收", "history_head_before": head_before}
         assert received[0].at == clock.now()
         rows = list(ctx.session.scalars(select(ReferralReceipt)))
         assert len(rows) == 1 and rows[0].event_seq == received[0].seq and rows[0].event_hash == received[0].hash
-        assert instance.history_head == received[0].hash
+        assert instance.history_head == events[-1].hash
+    assert "Task_referral" not in referred.ready()
     # The office hears of it; the next dossier names who signed and when, with the new head hash.
     notes = engine.run(list_notifications, "office", 1, 50)["items"]
     assert any(n["kind"] == "referral_received" for n in notes)
@@ -143,3 +147,19 @@ def test_the_list_of_referrals_filters_on_receipt(engine: Engine, referred: Clue
     assert received["received_by_name"].endswith("陈静")
     with pytest.raises(Forbidden):
         engine.run(list_referrals, "supervisor")
+
+
+def test_the_letters_handler_is_who_referred_not_who_downloads(engine: Engine, referred: ClueDriver) -> None:
+    for reader in ("office", "discipline"):
+        document = dossier(engine, referred, reader)
+        letter = "\n".join(p.text for p in document.paragraphs)
+        form = values(table_starting(document, "移送编号"))
+        assert form["经办人"] == form["抽查人"] and form["经办人"].endswith("刘洋"), reader
+        assert f"经办人：{form['经办人']}" in letter, reader
+
+
+def test_completing_the_task_is_the_receipt(engine: Engine, referred: ClueDriver) -> None:
+    referred.do("Task_referral", "discipline", {"received": True, "note": "已受理"})
+    assert engine.run(referral_of, "office", referred.clue_id)["receipt"]["note"] == "已受理"
+    with pytest.raises(Conflict):  # nothing left to sign on the dossier page
+        engine.run(record_receipt, "discipline", referred.clue_id, "再签一次")

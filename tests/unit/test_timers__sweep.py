@@ -180,7 +180,7 @@ def test_log_lines_are_json_with_the_extra_fields() -> None:
     assert len(lines) == 2
     assert lines[0]["msg"] == "advanced 3" and lines[0]["event"] == "timer_sweep" and lines[0]["level"] == "info"
     assert lines[1]["instance_id"] == 7 and "ValueError: boom" in lines[1]["exc"]
-    assert lines[0]["ts"].endswith("+00:00") and isinstance(lines[0]["pid"], int)
+    assert lines[0]["ts"].endswith("+08:00") and isinstance(lines[0]["pid"], int)
     assert isinstance(handler.formatter, JsonFormatter)
 
 

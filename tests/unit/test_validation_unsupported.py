@@ -160,3 +160,37 @@ def test_dmn_features_spiffworkflow_lacks_are_refused(bare_engine: Engine, chang
         bare_engine.deploy([("generic_request.bpmn", CALLER), ("generic_band.dmn", DMN.replace(*change))], "designer")
     found = [p for p in refused.value.problems if p["element_id"] == element_id]
     assert found and words in found[0]["reason"] and found[0]["file"] == "generic_band.dmn", refused.value.problems
+
+
+def role_lane(name: str, role: str, node: str = "Task_1") -> str:
+    return (f'<bpmn:laneSet id="LaneSet_1"><bpmn:lane id="Lane_1" name="{name}"><bpmn:extensionElements>'
+            f'<spiffworkflow:properties><spiffworkflow:property name="role" value="{role}" /></spiffworkflow:properties>'
+            f'</bpmn:extensionElements><bpmn:flowNodeRef>{node}</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>')
+
+
+def test_a_lane_named_for_people_routes_by_its_role_property(bare_engine: Engine) -> None:
+    deployed = bare_engine.deploy([("probe.bpmn", diagram(task("userTask"), role_lane("综合办公室", "office")))],
+                                  "designer")
+    assert [d["process_id"] for d in deployed] == ["generic_probe"]
+    from engine.definitions import latest_definition
+    with bare_engine.transaction() as ctx:
+        spec, _ = ctx.runtime.specs.get(latest_definition(ctx.session, "generic_probe"))
+    assert spec.task_specs["Task_1"].lane == "office"  # what access.task_audience routes by
+
+
+def test_a_lane_with_a_name_but_no_role_is_refused(bare_engine: Engine) -> None:
+    reason = reasons_for(refusal(bare_engine, diagram(task("userTask"), lanes("综合办公室"))), "Lane_1")
+    assert "role" in reason and "office, work_group" in reason
+
+
+def test_the_shipped_diagrams_show_lane_names_in_chinese() -> None:
+    from pathlib import Path
+
+    from lxml import etree
+
+    from engine.lanes import LANES, NS, lane_role
+    for path in sorted((Path(__file__).parents[2] / "processes").glob("*.bpmn")):
+        lanes = etree.parse(str(path)).getroot().findall(".//bpmn:lane", NS)
+        assert lanes, path
+        for lane in lanes:
+            assert lane_role(lane) in LANES and lane.get("name") not in LANES, (path.name, lane.get("id"))

@@ -14,7 +14,8 @@
 (function () {
   "use strict";
 
-  var LANES = ["office", "work_group", "responsible_unit", "spot_check", "discipline"];
+  // Lane roles the engine routes by (engine/lanes.py), with their names from the vocabulary.
+  var LANES = JSON.parse(document.getElementById("modeler-config").textContent).lanes;
   var STAGES = ["triage", "rejected", "assigning", "rectifying", "reviewing", "awaiting_spot_check", "spot_check", "closed"];
   var SPIFF_PROPS = ["stage", "candidateUnit", "candidateGroup", "dueDate", "endsWith", "flag"];
   var TIMER_KINDS = ["timeDate", "timeDuration", "timeCycle"];
@@ -346,13 +347,23 @@
     panelEl.appendChild(el("h2", { className: "h6", "data-testid": "panel-type", text: type.replace("bpmn:", "") }));
     panelEl.appendChild(field("prop-id", T.id, textInput(bo.id, null, { readonly: true })));
     if (type !== "bpmn:Process" && type !== "bpmn:Collaboration") {
-      var nameInput = textInput(bo.name, function (v) { modeling.updateProperties(element, { name: v || undefined }); },
-                                type === "bpmn:Lane" ? { list: "lane-names" } : {});
+      var nameInput = textInput(bo.name, function (v) { modeling.updateProperties(element, { name: v || undefined }); });
       panelEl.appendChild(field("prop-name", type === "bpmn:Lane" ? T.lane_name : T.name, nameInput,
                                 type === "bpmn:Lane" ? T.lane_help : null));
-      if (type === "bpmn:Lane") { panelEl.appendChild(datalist("lane-names", LANES)); }
     }
-    if (type === "bpmn:Lane") { return; }
+    if (type === "bpmn:Lane") {
+      // Older diagrams carry the role as the lane's name; the engine still reads that.
+      var role = spiffProperties(bo).role || (LANES[bo.name] ? bo.name : "");
+      var roleOptions = [{ value: "", label: "" }].concat(Object.keys(LANES).map(function (code) {
+        return { value: code, label: LANES[code] + " (" + code + ")" };
+      }));
+      panelEl.appendChild(field("prop-role", T.lane_role, selectInput(role, roleOptions, function (v) {
+        setSpiffProperty(element, "role", v);
+        if (v && (!bo.name || LANES[bo.name])) { modeling.updateProperties(element, { name: LANES[v] }); }
+        renderPanel(element);
+      })));
+      return;
+    }
     var lane = laneOf(element);
     var lanes = svc("elementRegistry").filter(function (e) { return e.type === "bpmn:Lane" && !(e.businessObject.childLaneSet); });
     if (type !== "bpmn:SequenceFlow" && type !== "bpmn:Participant" && type !== "bpmn:BoundaryEvent" && !element.labelTarget) {
