@@ -105,7 +105,9 @@ def init_app(app: Flask) -> None:
             # Still signed in (a newer session replaced the token): straight back to the page.
             return redirect(request.path) if signed_in else _login_redirect()
         if wants_json():  # as every other 400 of the API
-            return {"error": "bad_request", "message": exc.description}, 400
+            return {"error": "bad_request", "message": _("This page had expired, so nothing was submitted. Go back, "
+                                                         "reload the page and try again."),
+                    "detail": exc.description}, 400
         if not signed_in:
             flash(_("Your session had ended. Sign in again."), "warning")
             return _login_redirect()
