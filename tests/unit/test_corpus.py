@@ -18,7 +18,7 @@ EXPECTED = {
     "A.1.0.bpmn": ("WFP-6-", "not executable"),
     "A.4.0.bpmn": ("_17bebb0f-f31e-475a-b1b1-76fcc2da172b", "lane"),
     "B.2.0.bpmn": ("_c9cb2415-6a2e-49d6-84b9-27babcde4088", "conditional events"),
-    "C.1.0.bpmn": ("Approver", "lane names select who acts"),
+    "C.1.0.bpmn": ("Approver", "selects who acts"),
     "C.1.1.bpmn": ("archiveInvoice", "names no operation"),
     "C.6.0.bpmn": ("_6a5cdbbf-2618-496e-b728-955dc215ef9d", "compensation"),
     "C.8.1.bpmn": ("_1a818a94-ba6f-413b-a7e8-6f8fd2a11e32", "names no decision"),

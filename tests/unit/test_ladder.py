@@ -38,8 +38,13 @@ def ladder_events(engine: Engine, clue_id: int) -> list[tuple[str, str, str | No
              (e["data"] or {}).get("step")) for e in events if e["kind"] in LADDER_KINDS]
 
 
+def ladder_notices(engine: Engine, user: str) -> list[dict[str, Any]]:
+    """A user's notifications less the notices of new work (tasks.complete_task sends those)."""
+    return [i for i in engine.run(list_notifications, user, 1, 200)["items"] if i["kind"] != "task_assigned"]
+
+
 def kinds_by_user(engine: Engine) -> dict[str, list[str]]:
-    return {user: sorted(i["kind"] for i in engine.run(list_notifications, user, 1, 200)["items"])
+    return {user: sorted(i["kind"] for i in ladder_notices(engine, user))
             for user in CLUE_USERS}
 
 
@@ -253,7 +258,7 @@ def test_unit_reporting_self_inspection_is_chased_like_a_clue(engine: Engine) ->
     kinds = kinds_by_user(engine)
     assert kinds["unit"] == ["chase", "escalation_unit_leader", "reminder_1d", "reminder_3d"]
     assert kinds["unit_suixian"] == kinds["unit"] and kinds["office"] == ["escalation_office"] * 14
-    reminder = engine.run(list_notifications, "unit")["items"][-1]
+    reminder = ladder_notices(engine, "unit")[-1]
     assert reminder["title"].startswith("【到期提醒】专项行动报送：报送自查问题清单") and reminder["link"] == f"/tasks/{task['id']}"
     engine.complete_task(task["id"], "unit", {"none_found": True})
     assert walk_days(engine, "2023-11-06", "2023-11-20") == {}
@@ -279,7 +284,7 @@ def test_supervision_notice_recorded_stored_and_sent(engine: Engine) -> None:
     assert event["data"]["notice_id"] == issued["id"]
     assert event["data"]["audiences"] == ["unit:zengdu", "group:arrears_public"]
     for user in ("unit", "unit_zengdu", "group", "group_arrears_public"):
-        [note] = engine.run(list_notifications, user)["items"]
+        [note] = ladder_notices(engine, user)
         assert note["kind"] == "supervision_notice" and note["clue_id"] == clue.clue_id
         assert "首期付款" in note["body"] and "2023-11-10" in note["body"]
     assert engine.run(list_notifications, "unit_suixian")["total"] == 0
@@ -320,7 +325,7 @@ def test_listing_for_supervision(engine: Engine) -> None:
     assert unlisted["changed"] is True and clue.show()["listed_for_supervision"] is False
     events = [e for e in engine.clue_history(clue.clue_id)["events"] if e["kind"] == "supervision_listing"]
     assert [(e["data"]["listed"], e["element_name"]) for e in events] == [(True, "挂牌督办"), (False, "取消挂牌督办")]
-    assert sorted(i["kind"] for i in engine.run(list_notifications, "unit")["items"]) == [
+    assert sorted(i["kind"] for i in ladder_notices(engine, "unit")) == [
         "supervision_listed", "supervision_unlisted"]
     assert engine.verify_history()["intact"] is True
 
