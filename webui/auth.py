@@ -14,6 +14,7 @@ from engine.errors import EngineError, ValidationFailed
 
 from . import drafts
 from .db import engine
+from .redirects import next_or_home
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 login_manager = LoginManager()
@@ -101,8 +102,7 @@ def login() -> Any:
         drafts.clear_session()  # a form kept while signed out waits for this sign-in
         login_user(user)
         session["last_seen"] = engine().clock.now().timestamp()
-        target = request.args.get("next") or ""
-        return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("index"))
+        return redirect(next_or_home(request.args.get("next")))
     return render_template("auth/login.html", username="")
 
 
