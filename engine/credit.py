@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from . import access
+from . import access, spreadsheet
 from .clock import SHANGHAI, as_utc, local_day_start
 from .context import Context
 from .db.models import Clue, InstanceEvent, OrgUnit, ProcessInstance, Role, WorkGroup
@@ -288,7 +288,7 @@ def export_records(ctx: Context, username: str, query: CreditQuery) -> tuple[byt
     names = _names(ctx)
     book = Workbook(write_only=True)
     sheet = book.create_sheet("政务信用记录")
-    sheet.append([title for _, title in EXPORT_COLUMNS])
+    sheet.append(spreadsheet.row(title for _, title in EXPORT_COLUMNS))
     count = 0
     rows = ctx.session.scalars(select(CreditRecord).where(*_where(query))
                                .order_by(CreditRecord.confirmed_at.desc(), CreditRecord.id.desc())
@@ -297,7 +297,7 @@ def export_records(ctx: Context, username: str, query: CreditQuery) -> tuple[byt
         summary = record_summary(record, names)
         summary["category"] = CATEGORY_LABELS.get(record.category or "", record.category)
         summary["confirmed_at"] = record.confirmed_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-        sheet.append([_cell(summary.get(key)) for key, _ in EXPORT_COLUMNS])
+        sheet.append(spreadsheet.row(_cell(summary.get(key)) for key, _ in EXPORT_COLUMNS))
         count += 1
     buffer = BytesIO()
     book.save(buffer)

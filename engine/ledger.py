@@ -11,7 +11,7 @@ from typing import Any
 from openpyxl import Workbook
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
 
-from . import access, lights
+from . import access, lights, spreadsheet
 from .clock import as_utc, local_day_start
 from .clues import OPEN_STAGES, clue_record
 from .context import Context
@@ -168,12 +168,12 @@ def export_clues(ctx: Context, username: str, query: LedgerQuery) -> tuple[bytes
     names.update({g.code: g.name for g in ctx.session.scalars(select(WorkGroup))}, office="综合办公室")
     book = Workbook(write_only=True)
     sheet = book.create_sheet("工作台账")
-    sheet.append([title for _, title in EXPORT_COLUMNS])
+    sheet.append(spreadsheet.row(title for _, title in EXPORT_COLUMNS))
     count = 0
     result = ctx.session.scalars(_selection(user, query, ctx.now).limit(EXPORT_LIMIT).execution_options(yield_per=1000))
     for clue in result:
         record = _row(clue, False, ctx.now)
-        sheet.append([_cell(key, record.get(key), names) for key, _ in EXPORT_COLUMNS])
+        sheet.append(spreadsheet.row(_cell(key, record.get(key), names) for key, _ in EXPORT_COLUMNS))
         count += 1
     buffer = BytesIO()
     book.save(buffer)
