@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import InvalidRequestError
 from SpiffWorkflow.util.task import TaskState
 
 from . import access, lights, readable
@@ -196,7 +197,10 @@ def _set_claim(ctx: Context, row: HumanTask, claimed_by: str | None, condition: 
     """Set `claimed_by` only where `condition` holds in the database now; the row then shows the stored value."""
     result = ctx.session.execute(update(HumanTask).where(HumanTask.id == row.id, condition)
                                  .values(claimed_by=claimed_by).execution_options(synchronize_session=False))
-    ctx.session.refresh(row, ["claimed_by"])
+    try:
+        ctx.session.refresh(row, ["claimed_by"])
+    except InvalidRequestError:  # completed or cancelled by someone else since it was read
+        raise Conflict(f"task {row.id} is no longer ready") from None
     return result.rowcount == 1
 
 

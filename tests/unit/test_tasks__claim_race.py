@@ -65,3 +65,21 @@ def test_claim_and_release_keep_their_rules(engine: Engine) -> None:
         engine.release_task(task_id, "office2")
     assert engine.release_task(task_id, "office")["claimed_by"] is None
     assert engine.claim_task(task_id, "office2")["claimed_by"] == "office2"
+
+
+def test_a_task_completed_while_being_claimed_is_a_conflict(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import delete
+
+    from engine import tasks
+    task_id = ClueDriver(engine).task_id("Task_triage")
+    checked = access.require_can_act
+
+    def gone_meanwhile(user: Any, row: Any) -> None:
+        checked(user, row)
+        # What a concurrent completion does to the projection after this claim has read it.
+        session = row._sa_instance_state.session
+        session.execute(delete(HumanTask).where(HumanTask.id == row.id).execution_options(synchronize_session=False))
+
+    monkeypatch.setattr(access, "require_can_act", gone_meanwhile)
+    with pytest.raises(Conflict, match="no longer ready"):
+        engine.run(tasks.claim_task, task_id, "office")
