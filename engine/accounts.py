@@ -103,8 +103,37 @@ def active_user(ctx: Context, username: str) -> User | None:
     return user if user is not None and user.active else None
 
 
+def end_sessions(ctx: Context, user: User, actor: str, reason: str, revoke_tokens: bool = False,
+                 remote_addr: str | None = None) -> None:
+    """Every session of `user` stops working at its next request; with `revoke_tokens` their API tokens too."""
+    user.session_generation += 1
+    revoked = 0
+    if revoke_tokens:
+        for token in ctx.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                                ApiToken.revoked_at.is_(None))):
+            token.revoked_at = ctx.now
+            revoked += 1
+    audit(ctx, actor, "sessions_ended", target=user.username, remote_addr=remote_addr, reason=reason,
+          tokens_revoked=revoked)
+
+
+def session_valid(ctx: Context, username: str, generation: Any) -> bool:
+    """Whether a session of `username` that carries `generation` may still be used."""
+    user = active_user(ctx, username)
+    return user is not None and generation == user.session_generation
+
+
+def logout(ctx: Context, username: str, remote_addr: str | None = None) -> None:
+    """Signing out ends every session of the user, so a copied cookie dies with it."""
+    user = access.get_user(ctx.session, username)
+    audit(ctx, username, "logout", remote_addr=remote_addr)
+    end_sessions(ctx, user, username, "logout", remote_addr=remote_addr)
+
+
 def change_password(ctx: Context, username: str, old: str, new: str) -> str | None:
     """Returns why the change was refused (recorded, so not raised), or None when done.
+
+    Every other session ends; the caller's session carries the new `session_generation`.
 
     :raises ValidationFailed: the new password is too weak.
     """
@@ -117,6 +146,7 @@ def change_password(ctx: Context, username: str, old: str, new: str) -> str | No
     user.password_hash = hash_password(ctx, new)
     user.password_changed_at = ctx.now
     audit(ctx, username, "password_changed", target=username)
+    end_sessions(ctx, user, username, "password changed")
     return None
 
 
@@ -192,6 +222,8 @@ def admin_update_user(ctx: Context, admin_name: str, username: str, *, role: str
     if active is not None:
         if not active and user.id == admin.id:
             raise Conflict("an administrator cannot disable their own account")
+        if user.active and not active:
+            end_sessions(ctx, user, admin_name, "account disabled", revoke_tokens=True)
         user.active = active
     if display_name:
         user.display_name = display_name
@@ -209,6 +241,8 @@ def admin_reset_password(ctx: Context, admin_name: str, username: str, password:
     user.password_changed_at = ctx.now
     user.failed_logins, user.locked_until = 0, None
     audit(ctx, admin_name, "password_reset", target=username)
+    # Whoever knew the old password may hold a session or a token made with it.
+    end_sessions(ctx, user, admin_name, "password reset", revoke_tokens=True)
 
 
 def _check_exists(row: Any, code: str, creating: bool, what: str) -> None:

@@ -26,7 +26,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from sqlalchemy import select
 
-from . import access, clues
+from . import access, clues, spreadsheet
 from .context import Context
 from .db.models import Clue, Role
 from .errors import ValidationFailed
@@ -148,7 +148,7 @@ def template_xlsx(forms: FormRegistry | None = None) -> bytes:
     sheet.title = SHEET_TITLE
     header_fill = PatternFill("solid", fgColor="DDEBF7")
     for index, column in enumerate(columns, start=1):
-        cell = sheet.cell(row=1, column=index, value=column.header)
+        cell = sheet.cell(row=1, column=index, value=spreadsheet.safe_text(column.header))
         cell.font = Font(bold=True, color="C00000" if column.required else "000000")
         cell.fill = header_fill
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
@@ -181,7 +181,7 @@ def _add_drop_down(workbook: Workbook, sheet: Any, letter: str, column: _Column)
         options.sheet_state = "hidden"
         target = options.max_column + 1 if options.max_row > 1 or options["A1"].value is not None else 1
         for row, label in enumerate(labels, start=1):
-            options.cell(row=row, column=target, value=label)
+            options.cell(row=row, column=target, value=spreadsheet.safe_text(label))
         col = get_column_letter(target)
         formula = f"'{OPTIONS_SHEET_TITLE}'!${col}$1:${col}${len(labels)}"
     validation = DataValidation(type="list", formula1=formula, allow_blank=True, showDropDown=False,
@@ -243,21 +243,21 @@ def _write_help(sheet: Any, columns: list[_Column]) -> None:
         "",
     ]
     for line in lines:
-        sheet.append([line])
+        sheet.append(spreadsheet.row([line]))
     sheet["A1"].font = Font(bold=True, size=14)
     sheet.append(["列名", "是否必填", "填写要求"])
     for cell in sheet[sheet.max_row]:
         cell.font = bold
     for column in columns:
-        sheet.append([column.header, "必填" if column.required else "选填", _column_rule(column)])
+        sheet.append(spreadsheet.row([column.header, "必填" if column.required else "选填", _column_rule(column)]))
     sheet.append([])
     sheet.append(["示例（请勿在本页填写数据）"])
     sheet.cell(row=sheet.max_row, column=1).font = bold
     example = {**{c.field: next(iter(c.labels.values())) for c in columns if c.labels},
                "enterprise_name": "随州市恒达建材有限公司", "debtor": "曾都区某街道办事处",
                "summary": "道路工程款逾期未付", "amount_owed": "128万", "county": "曾都区"}
-    sheet.append([column.header for column in columns])
-    sheet.append([example.get(column.field, "") for column in columns])
+    sheet.append(spreadsheet.row(column.header for column in columns))
+    sheet.append(spreadsheet.row(example.get(column.field, "") for column in columns))
     sheet.column_dimensions["A"].width = 24
     sheet.column_dimensions["B"].width = 10
     sheet.column_dimensions["C"].width = 90

@@ -1,6 +1,14 @@
 """Exports as real spreadsheets: times as date cells in Beijing time, money with thousands and
 two decimals, a frozen bold header and columns wide enough to read (openpyxl, write-only, so an
-export of 100,000 rows streams)."""
+export of 100,000 rows streams).
+
+Every cell goes through `cell`: openpyxl stores any string that starts with `=` as a formula,
+and spreadsheet programs also evaluate text starting with `+ - @` (and tab or CR) — so a clue's
+`enterprise_name` could become a live `=HYPERLINK(...)` or DDE call in the reader's Excel. As
+OWASP's CSV-injection advice says, such text gets a leading `'` and stays text; numbers and
+dates keep their types. Characters XML cannot hold (control characters typed into a clue) are
+dropped instead of failing the whole export.
+"""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -11,6 +19,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
@@ -18,6 +27,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from .clock import SHANGHAI
 
 DATETIME_FORMAT, DATE_FORMAT, MONEY_FORMAT = "yyyy-mm-dd hh:mm", "yyyy-mm-dd", "#,##0.00"
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _BOLD = Font(bold=True)
 _WRAP = Alignment(wrap_text=True, vertical="top")
 
@@ -25,6 +35,17 @@ _WRAP = Alignment(wrap_text=True, vertical="top")
 def width_of(title: str) -> float:
     """A column about as wide as its Chinese title, at least 10 characters."""
     return max(10.0, 2.2 * len(title) + 2)
+
+
+def safe_text(value: str) -> str:
+    """Text that no spreadsheet program evaluates."""
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
+def row(values: Iterable[Any]) -> list[Any]:
+    """Values for a normal (not write-only) sheet: text made safe, the rest as typed."""
+    return [safe_text(v) if isinstance(v, str) else v for v in values]
 
 
 def cell(sheet: WriteOnlyWorksheet, value: Any, money: bool = False) -> Any:
@@ -45,6 +66,8 @@ def cell(sheet: WriteOnlyWorksheet, value: Any, money: bool = False) -> Any:
         written = WriteOnlyCell(sheet, value=Decimal(str(value)))
         written.number_format = MONEY_FORMAT
         return written
+    if isinstance(value, str):
+        return safe_text(value)
     return value
 
 

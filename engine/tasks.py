@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import InvalidRequestError
 from SpiffWorkflow.util.task import TaskState
 
 from . import access, lights, plausibility, readable, vocabulary
@@ -206,10 +207,13 @@ def claim_task(ctx: Context, task_id: str, username: str) -> dict[str, Any]:
     user = access.get_user(ctx.session, username)
     row = _ready_row(ctx, task_id, username)
     access.require_can_act(user, row)
-    if row.claimed_by not in (None, user.username):
+    # Read-then-write lost the race on PostgreSQL: two users both read "unclaimed" and were both
+    # told they hold the task. The condition is re-checked by the database on the locked row, so
+    # exactly one UPDATE matches; the other sees the winner's value and matches nothing.
+    free_or_mine = HumanTask.claimed_by.is_(None) | (HumanTask.claimed_by == user.username)
+    if not _set_claim(ctx, row, user.username, free_or_mine):
         raise Conflict(f"task {task_id} is claimed by {row.claimed_by}",
                        user_message=f"此任务已由{_display_name(ctx, row.claimed_by)}认领，请与其联系或等其释放。")
-    row.claimed_by = user.username
     return task_summary(row)
 
 
@@ -217,10 +221,20 @@ def release_task(ctx: Context, task_id: str, username: str) -> dict[str, Any]:
     user = access.get_user(ctx.session, username)
     row = _ready_row(ctx, task_id, username)
     access.require_can_act(user, row)
-    if row.claimed_by != user.username:
+    if not _set_claim(ctx, row, None, HumanTask.claimed_by == user.username):
         raise Conflict(f"task {task_id} is not claimed by {user.username}")
-    row.claimed_by = None
     return task_summary(row)
+
+
+def _set_claim(ctx: Context, row: HumanTask, claimed_by: str | None, condition: Any) -> bool:
+    """Set `claimed_by` only where `condition` holds in the database now; the row then shows the stored value."""
+    result = ctx.session.execute(update(HumanTask).where(HumanTask.id == row.id, condition)
+                                 .values(claimed_by=claimed_by).execution_options(synchronize_session=False))
+    try:
+        ctx.session.refresh(row, ["claimed_by"])
+    except InvalidRequestError:  # completed or cancelled by someone else since it was read
+        raise Conflict(f"task {row.id} is no longer ready") from None
+    return result.rowcount == 1
 
 
 def complete_task(ctx: Context, task_id: str, username: str, data: Any,

@@ -49,6 +49,11 @@ UNSUPPORTED_EVENTS = {
 }
 # A timer text is a Python expression: an ISO literal must be quoted (SPIFF_NOTES pitfall 1).
 _ISO_LITERAL = re.compile(r"^\s*(R\d*/|P(\d|T\d)|\d{4}-\d{2}-\d{2})")
+# Namespaces whose elements a browser renders or runs (→ the name used in the refusal).
+ACTIVE_NAMESPACES = {"http://www.w3.org/1999/xhtml": "XHTML", "http://www.w3.org/2000/svg": "SVG",
+                     "http://www.w3.org/1998/Math/MathML": "MathML", "http://www.w3.org/1999/XSL/Transform": "XSLT"}
+# BPMN, BPMN DI, DC, DI, DMN and DMN DI are the OMG's; event-handler-like attributes there are not handlers.
+OWN_NAMESPACE_PREFIXES = ("http://www.omg.org/spec/", "https://www.omg.org/spec/", SPIFF_NS)
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
 _DMN_QUESTION = re.compile(r"""(\?)(?=(?:[^'"]|['"][^'"]*['"])*$)""")
 
@@ -116,6 +121,8 @@ def _parse_safely(bundle: CheckedBundle, source: SourceFile) -> None:
         return
     root = etree.fromstring(source.content.encode(), _XML_PARSER)
     namespace = etree.QName(root).namespace or ""
+    if (namespace == BPMN_NS or "DMN" in namespace.upper()) and _refuse_active_markup(bundle, source, root):
+        return
     if namespace == BPMN_NS:
         source.kind = "bpmn"
         try:
@@ -129,6 +136,43 @@ def _parse_safely(bundle: CheckedBundle, source: SourceFile) -> None:
         bundle.problem(source, None, f"neither BPMN nor DMN (root namespace {namespace or 'none'})")
         return
     source.tree = root
+
+
+def _refuse_active_markup(bundle: CheckedBundle, source: SourceFile, root: Any) -> bool:
+    """Refuse markup a browser would run if the file were ever opened at our origin.
+
+    extensionElements accept any foreign XML, and a definition opened in a browser as XML runs
+    an XHTML `<script>` or an SVG `onload` there (issue 18: a designer's file opened by an admin
+    created an admin account). Downloads are served as attachments too; this is the second wall.
+    """
+    found = False
+    for element in [*root.itersiblings(preceding=True), *root.iter()]:
+        if not isinstance(element.tag, str):  # comments; processing instructions below
+            if isinstance(element, etree._ProcessingInstruction) and element.target.lower() == "xml-stylesheet":
+                bundle.problem(source, None, "拒绝：文件含有 xml-stylesheet 处理指令（浏览器会执行样式表转换）")
+                found = True
+            continue
+        qname = etree.QName(element)
+        namespace, name = qname.namespace or "", qname.localname
+        owner = element.get("id") or next((e.get("id") for e in element.iterancestors() if e.get("id")), None)
+        if namespace in ACTIVE_NAMESPACES:
+            bundle.problem(source, owner, f"拒绝：不允许 {ACTIVE_NAMESPACES[namespace]} 标记 <{name}>"
+                                          f"（可在浏览器中执行的内容，命名空间 {namespace}）")
+            found = True
+            continue
+        if name.lower() == "script" and namespace != BPMN_NS:
+            bundle.problem(source, owner, f"拒绝：不允许扩展元素 <{name}>（命名空间 {namespace or '无'}），"
+                                          "脚本只能写在 BPMN 脚本任务或 spiffworkflow 前后置脚本中")
+            found = True
+            continue
+        for attribute in element.attrib:
+            attr = etree.QName(attribute)
+            attr_namespace = attr.namespace or namespace
+            if attr.localname.lower().startswith("on") and not attr_namespace.startswith(OWN_NAMESPACE_PREFIXES):
+                bundle.problem(source, owner, f"拒绝：元素 <{name}> 的属性 {attr.localname} 是事件处理属性"
+                                              f"（命名空间 {attr_namespace or '无'}），不允许")
+                found = True
+    return found
 
 
 def _compile(bundle: CheckedBundle, source: SourceFile, element_id: str, what: str, text: str | None,

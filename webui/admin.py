@@ -54,6 +54,7 @@ EVENT_KINDS = {
     "group_saved": _l("Work group saved"),
     "token_created": _l("API token created"),
     "token_revoked": _l("API token revoked"),
+    "sessions_ended": _l("Sessions ended"),
 }
 
 

@@ -14,6 +14,7 @@ from engine.errors import EngineError, ValidationFailed
 
 from . import drafts
 from .db import engine
+from .redirects import next_or_home
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 login_manager = LoginManager()
@@ -28,13 +29,15 @@ class Principal(UserMixin):
     role: str
     unit_code: str | None
     group_code: str | None
+    generation: int = 0  # app_user.session_generation when loaded
 
     def get_id(self) -> str:
         return self.username
 
     @classmethod
     def of(cls, user: User) -> Principal:
-        return cls(user.username, user.display_name, user.role.value, user.unit_code, user.group_code)
+        return cls(user.username, user.display_name, user.role.value, user.unit_code, user.group_code,
+                   user.session_generation)
 
 
 def _principal(ctx: Any, username: str) -> Principal | None:
@@ -44,7 +47,20 @@ def _principal(ctx: Any, username: str) -> Principal | None:
 
 @login_manager.user_loader
 def load_user(username: str) -> Principal | None:
-    return engine().run(_principal, username)
+    principal = engine().run(_principal, username)
+    # A cookie made before the last sign-out, password change, reset or disabling is dead, even
+    # when someone copied it: the generation it carries is no longer the account's.
+    if principal is None or session.get("generation") != principal.generation:
+        session.clear()
+        return None
+    return principal
+
+
+def remember_generation(username: str) -> None:
+    """Keep the signed-in user's current session generation in their own session."""
+    principal = engine().run(_principal, username)
+    if principal is not None:
+        session["generation"] = principal.generation
 
 
 @login_manager.request_loader
@@ -66,7 +82,9 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def enforce_idle_timeout() -> Any:
-        if "Authorization" in request.headers or not current_user.is_authenticated:
+        # Only a bearer token request has no session to time out; any cookie session does, whatever
+        # headers come with it (an Authorization header used to skip this check).
+        if not current_user.is_authenticated or "_user_id" not in session:
             return None
         now = engine().clock.now().timestamp()
         last = session.get("last_seen", now)
@@ -100,16 +118,16 @@ def login() -> Any:
             return render_template("auth/login.html", username=username), 401
         drafts.clear_session()  # a form kept while signed out waits for this sign-in
         login_user(user)
+        session["generation"] = user.generation
         session["last_seen"] = engine().clock.now().timestamp()
-        target = request.args.get("next") or ""
-        return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("index"))
+        return redirect(next_or_home(request.args.get("next")))
     return render_template("auth/login.html", username="")
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Any:
-    engine().run(accounts.audit, current_user.username, "logout", remote_addr=request.remote_addr)
+    engine().run(accounts.logout, current_user.username, remote_addr=request.remote_addr)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
@@ -131,6 +149,7 @@ def password() -> Any:
                 errors = {"new_password": exc.fields.get("password", str(exc))}
             else:
                 if refusal is None:
+                    remember_generation(current_user.username)  # this session stays, every other one ends
                     flash(_("Password changed."), "success")
                     return redirect(url_for("index"))
                 errors = {"old_password": refusal}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -18,6 +18,7 @@ from engine import designer, vocabulary
 from engine.errors import DefinitionRejected, ValidationFailed
 
 from .db import engine
+from .downloads import attachment
 
 bp = Blueprint("designer", __name__, url_prefix="/designer")
 NEW_DIAGRAM = "new_process.bpmn"
@@ -69,10 +70,7 @@ def show(process_id: str, version: int) -> Any:
 @login_required
 def file(process_id: str, version: int, filename: str) -> Any:
     f = engine().run(designer.definition_file, current_user.username, process_id, version, filename)
-    response = Response(f["content"], mimetype="application/xml")
-    if request.args.get("download"):
-        response.headers["Content-Disposition"] = f'attachment; filename="{process_id}-v{version}-{filename}"'
-    return response
+    return attachment(f["content"], f"{process_id}-v{version}-{filename}")
 
 
 @bp.route("/processes/<process_id>/diff")
@@ -227,5 +225,4 @@ def preview_form(key: str) -> Any:
 @login_required
 def download_form(key: str) -> Any:
     data = engine().run(designer.show_form, current_user.username, key, request.args.get("version", type=int))
-    return Response(data["text"], mimetype="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{key}.json"'})
+    return attachment(data["text"], f"{key}.json", "application/json")

@@ -22,6 +22,7 @@ from engine.context import Context
 from engine.errors import EngineError, ValidationFailed
 
 from .db import engine
+from .redirects import safe_next
 
 log = logging.getLogger(__name__)
 bp = Blueprint("evidence", __name__, url_prefix="/evidence")
@@ -48,15 +49,6 @@ def _panel_data(ctx: Context, username: str, clue_id: int) -> dict[str, Any]:
             "may_attach": user.role in ev.ATTACHING_ROLES}
 
 
-def _safe_next(target: str | None) -> str | None:
-    """A path on this site to return to, or None: never an absolute or protocol-relative URL."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    if any(ord(ch) < 32 for ch in target):
-        return None
-    return target
-
-
 def _task_id_arg(value: str | None) -> str | None:
     value = (value or "").strip()
     return value if value and len(value) <= 64 else None
@@ -80,7 +72,7 @@ def _is_htmx() -> bool:
 def panel(clue_id: int) -> Any:
     """The panel as a fragment, for the clue and task pages to load."""
     data = _panel(clue_id, task_id=_task_id_arg(request.args.get("task_id")),
-                  next=_safe_next(request.args.get("next")))
+                  next=safe_next(request.args.get("next")))
     return render_template("evidence/_list.html", panel=data)
 
 
@@ -88,7 +80,7 @@ def panel(clue_id: int) -> Any:
 @login_required
 def clue(clue_id: int) -> Any:
     """The panel as a page of its own (for browsers without JavaScript)."""
-    return render_template("evidence/clue.html", panel=_panel(clue_id, next=_safe_next(request.args.get("next"))))
+    return render_template("evidence/clue.html", panel=_panel(clue_id, next=safe_next(request.args.get("next"))))
 
 
 @bp.route("/clue/<int:clue_id>", methods=["POST"])
@@ -98,7 +90,7 @@ def upload(clue_id: int) -> Any:
     filename = (upload_file.filename or "") if upload_file is not None else ""
     content = upload_file.read() if upload_file is not None else b""
     task_id = _task_id_arg(request.form.get("task_id"))
-    back = _safe_next(request.form.get("next"))
+    back = safe_next(request.form.get("next"))
     try:
         # An empty or missing file goes to the engine too: it checks who asks before what is sent.
         added = engine().run(ev.attach_evidence, current_user.username, clue_id, filename, content, task_id)

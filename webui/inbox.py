@@ -10,6 +10,7 @@ from engine import tasks
 from engine.ledger import LABELS
 
 from .db import engine
+from .redirects import back_to_referrer
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 PER_PAGE = 25
@@ -39,11 +40,11 @@ def done() -> Any:
 @login_required
 def claim(task_id: str) -> Any:
     engine().run(tasks.claim_task, task_id, current_user.username)
-    return redirect(request.referrer or url_for("inbox.index"))
+    return redirect(back_to_referrer())
 
 
 @bp.route("/<task_id>/release", methods=["POST"])
 @login_required
 def release(task_id: str) -> Any:
     engine().run(tasks.release_task, task_id, current_user.username)
-    return redirect(request.referrer or url_for("inbox.index"))
+    return redirect(back_to_referrer())

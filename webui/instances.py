@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.exceptions import NotFound as HttpNotFound
@@ -17,6 +17,7 @@ from engine.errors import Conflict, ValidationFailed
 from engine.ledger import LABELS
 
 from .db import engine
+from .downloads import attachment
 
 bp = Blueprint("instances", __name__, url_prefix="/instances")
 PER_PAGE = 50
@@ -66,7 +67,7 @@ def of_clue(clue_id: int) -> Any:
 @login_required
 def diagram(instance_id: int) -> Any:
     xml = engine().run(instance_view.diagram_xml, current_user.username, instance_id)
-    return Response(xml, mimetype="application/xml", headers={"Cache-Control": "private, max-age=300"})
+    return attachment(xml, f"instance-{instance_id}.bpmn")
 
 
 @bp.route("/<int:instance_id>/<action>", methods=["POST"])

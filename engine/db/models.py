@@ -71,6 +71,9 @@ class User(Base):
     locked_until: Mapped[Optional[Utc]]
     password_changed_at: Mapped[Optional[Utc]]
     last_login_at: Mapped[Optional[Utc]]
+    # A session is valid only while it carries this number: bumping it ends every session at once
+    # (sessions are signed cookies, so the server cannot delete them one by one).
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class Campaign(Base):

@@ -117,7 +117,8 @@ def test_disable_refuses_sign_in_and_reset_unlocks(client: FlaskClient, auth: Au
     assert other_auth.login("newbie", "Reset#2023pw").status_code == 302  # and the lock is lifted
     assert [e.actor for e in events(web_engine, "password_reset", "newbie")] == ["admin"]
     kinds = [e.kind for e in events(web_engine, target="newbie") if e.actor == "admin"]
-    assert kinds == ["user_created", "user_updated", "user_updated", "password_reset"]
+    assert kinds == ["user_created", "sessions_ended", "user_updated", "user_updated", "password_reset",
+                     "sessions_ended"]
 
 
 def test_role_unit_and_name_changes_are_recorded(client: FlaskClient, auth: AuthActions, web_engine: Engine) -> None:

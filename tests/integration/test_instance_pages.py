@@ -52,7 +52,7 @@ def test_list_errors_inbox_and_instance_page(app: Flask, web_engine: Engine) -> 
     assert office.get(f"/instances/clue/{clue.clue_id}").get_data(as_text=True).count('data-kind=') == page.count('data-kind=')
 
     xml = office.get(f"/instances/{clue.instance_id}/diagram.bpmn")
-    assert xml.status_code == 200 and xml.mimetype == "application/xml" and b'id="clue_handling"' in xml.data
+    assert xml.status_code == 200 and xml.mimetype == "application/octet-stream" and "attachment" in xml.headers["Content-Disposition"] and b'id="clue_handling"' in xml.data
     unit = signed_in(app, "unit")
     for path in (f"/instances/{clue.instance_id}", f"/instances/{clue.instance_id}/diagram.bpmn", "/instances/"):
         assert unit.get(path).status_code == 403

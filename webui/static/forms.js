@@ -182,3 +182,27 @@
     });
   });
 })();
+
+/* What the templates once did with inline handlers, which the Content-Security-Policy forbids:
+ * form[data-no-submit]: a preview form that must never be sent.
+ * [data-swap-422]: a refused htmx request (422) still swaps its answer in — the panel with its message.
+ * [data-select-on-focus]: a field whose whole value is selected when focused (a new token to copy).
+ */
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (event) {
+    if (event.target.closest && event.target.closest("form[data-no-submit]")) { event.preventDefault(); }
+  }, true);
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("[data-select-on-focus]")) { event.target.select(); }
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target || event.target;
+    var scoped = (target && target.closest && target.closest("[data-swap-422]")) ||
+                 (event.target.closest && event.target.closest("[data-swap-422]"));
+    if (scoped && event.detail.xhr.status === 422) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+})();
