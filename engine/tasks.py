@@ -1,7 +1,7 @@
 """People's tasks: list, show, claim, release, complete."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -308,7 +308,8 @@ def _tell_units(ctx: Context, done: HumanTask, submitted: dict[str, Any], new_ro
             continue  # the unit's own next step (report after plan) is no news to it
         clue = ctx.session.get(Clue, new.clue_id) if new.clue_id else None
         subject = f"线索 #{clue.id}「{clue.enterprise_name}」" if clue else "流程任务"
-        due = f"，办理时限 {new.due_at.astimezone(SHANGHAI):%Y-%m-%d}" if new.due_at else ""
+        # due_at is the first moment after the due day (projections.due_moment): name the day itself.
+        due = f"，办理时限 {(new.due_at.astimezone(SHANGHAI) - timedelta(microseconds=1)):%Y-%m-%d}" if new.due_at else ""
         again = ctx.session.scalar(select(InstanceEvent.id).where(
             InstanceEvent.instance_id == new.instance_id, InstanceEvent.kind == "task_completed",
             InstanceEvent.element_id == new.spec_name).limit(1)) is not None

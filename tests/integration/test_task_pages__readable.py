@@ -110,6 +110,7 @@ def test_send_back_reason_prefill_and_notice(client: FlaskClient, auth: AuthActi
     assert [n["kind"] for n in notices].count("sent_back") == 1
     sent_back = next(n for n in notices if n["kind"] == "sent_back")
     assert "付款凭证不全" in sent_back["body"] and sent_back["link"] == f"/tasks/{clue.task_id('Task_report')}"
+    assert "办理时限 2023-11-30" in sent_back["title"]  # the due day itself, not the moment after it
     assert any(n["kind"] == "task_assigned" for n in notices)  # the assignment itself
 
 
