@@ -24,6 +24,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 
+from . import money
 from .clock import SHANGHAI, Clock, local_day_start
 from .errors import ScriptRejected
 from .workdays import add_workdays
@@ -109,8 +110,13 @@ def make_helpers(clock: Clock) -> dict[str, Callable[..., Any]]:
 
     # add_workdays(date_or_iso, n) -> "YYYY-MM-DD": the n-th working day after (n < 0: before)
     # that day in the Chinese holiday calendar with its make-up working days (engine.workdays).
+    def amount(value: Any) -> Any:
+        # Amounts live in process data as exact strings ("1280000.00"): compare them as numbers
+        # with amount(amount_owed) > 0 (an empty amount is 0).
+        return money.of(value) or money.of("0")
+
     return {"now_iso": now_iso, "end_of_day": end_of_day, "add_days": add_days, "sampled": sampled,
-            "add_workdays": add_workdays}
+            "add_workdays": add_workdays, "amount": amount}
 
 
 class ScriptTimeout(Exception):

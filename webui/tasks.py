@@ -31,12 +31,12 @@ def _page(task: dict[str, Any], values: dict[str, Any], errors: dict[str, str], 
 def show(task_id: str) -> Any:
     try:
         task = engine().run(tasks.show_task, task_id, current_user.username)
-    except Conflict as exc:
+    except Conflict:
         clue_id = engine().run(tasks.clue_of_finished_task, task_id, current_user.username)
         if clue_id is None:
             raise
-        # Who did it and when, then the clue, where the work goes on.
-        flash(f'{user_message(exc, 409)} {_("This task has already been done; here is its clue.")}', "info")
+        # The clue is where the work goes on; its record says who did the task and when.
+        flash(_("This task has already been done; here is its clue."), "info")
         return redirect(url_for("clues.show", clue_id=clue_id))
     kept = kept_fields() if task.get("may_complete") else None
     if kept is not None:

@@ -163,6 +163,18 @@ class SignIn:
         self.page.wait_for_url(re.compile(r"/inbox/"))
 
 
+def sign_out(page: Page) -> None:
+    """退出登录 from the user menu of the navigation."""
+    page.get_by_test_id("whoami").click()
+    page.get_by_role("button", name="退出").click()
+
+
+def open_menu_item(page: Page, menu: str, item: str | re.Pattern[str]) -> None:
+    """A page from one of the navigation's menus (webui/nav.py: clues, supervision, processes)."""
+    page.locator(f'nav [data-menu="{menu}"] .dropdown-toggle').click()
+    page.locator(f'nav [data-menu="{menu}"] .dropdown-menu').get_by_role("link", name=item).click()
+
+
 @pytest.fixture
 def sign_in(page: Page) -> SignIn:
     """sign_in("unit") logs in through the login page and waits for the inbox."""

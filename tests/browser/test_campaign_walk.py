@@ -25,7 +25,7 @@ from engine.demo import load_demo
 from engine.scheduler import start_in_background
 from webui import create_app
 
-from .conftest import SignIn
+from .conftest import SignIn, open_menu_item, sign_out
 
 TODAY = "2026-12-07"
 # What a person must never read: escaped JSON, BPMN ids, event kinds, lane and category codes.
@@ -91,8 +91,8 @@ class Walk:
         assert self.server_errors == [], self.server_errors
 
     def sign_in(self, username: str) -> None:
-        if self.page.get_by_role("button", name="退出").count():
-            self.page.get_by_role("button", name="退出").click()
+        if self.page.get_by_test_id("whoami").count():
+            sign_out(self.page)
         self._sign_in(username)
         self.look(f"inbox-{username}")
 
@@ -131,7 +131,7 @@ def test_the_campaign_end_to_end_through_the_pages(walk: Walk, page: Page, tmp_p
     walk.sign_in("office")
     clue_ids = []
     for _label, _group, summary, enterprise, amount in CLUES:
-        page.get_by_role("link", name="线索登记").first.click()
+        open_menu_item(page, "clues", "线索登记")
         walk.look("intake")
         form = page.get_by_test_id("intake-form")
         field(form, "线索来源").select_option(label="非公有制企业服务平台投诉")

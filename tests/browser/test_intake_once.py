@@ -14,7 +14,7 @@ from engine import Engine
 from engine.db.models import Clue
 from engine.demo import DEMO_PASSWORD
 
-from .conftest import SignIn
+from .conftest import SignIn, sign_out
 
 SUMMARY = "道路工程款自2022年起逾期未付，企业多次催要无果。"
 
@@ -62,7 +62,7 @@ def test_signed_out_in_another_tab_the_typed_text_survives(page: Page, context: 
     fill_intake(page)
     other = context.new_page()
     other.goto("/inbox/")
-    other.get_by_role("button", name="退出").click()
+    sign_out(other)
     other.wait_for_url(re.compile(r"/auth/login"))
     other.close()
 

@@ -13,7 +13,7 @@ from engine import Engine
 
 from ..factories import ClueDriver
 from ..unit.test_version_migration import stored, version_2
-from .conftest import SignIn
+from .conftest import SignIn, open_menu_item
 
 
 def test_dry_run_migrate_and_undo(page: Page, sign_in: SignIn, shoot: Callable[[str], Path],
@@ -25,7 +25,7 @@ def test_dry_run_migrate_and_undo(page: Page, sign_in: SignIn, shoot: Callable[[
     version_2(live_engine)
 
     sign_in("designer")
-    page.get_by_role("link", name=re.compile("版本迁移|Version migration")).click()
+    open_menu_item(page, "processes", re.compile("版本迁移|Version migration"))
     page.wait_for_url(re.compile(r"/migrations/$"))
     picker = page.get_by_test_id("pick-clue_handling")
     expect(picker.locator("select[name=from_version]")).to_have_value("1")

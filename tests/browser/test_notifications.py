@@ -17,7 +17,7 @@ from engine.ladder import advance_ladder
 from engine.notifications import unread_count
 
 from ..factories import ClueDriver
-from .conftest import SignIn
+from .conftest import SignIn, sign_out
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_bell_reminder_and_supervision(page: Page, sign_in: SignIn, shoot: Calla
     page.wait_for_url(re.compile(r"/tasks/[0-9a-f-]{36}$"))
     # the reminder opened is read; the assignment notice stays unread
     expect(page.get_by_test_id("bell").get_by_test_id("unread-count")).to_have_attribute("data-unread", "1")
-    page.get_by_role("button", name="退出").click()
+    sign_out(page)
 
     sign_in("office")
     page.goto(f"/clues/{clue.clue_id}")

@@ -76,7 +76,7 @@ def test_someone_elses_submit_names_them(client: FlaskClient, auth: AuthActions,
     assert page.status_code == 302 and page.headers["Location"] == f"/clues/{clue.clue_id}"
     html = client.get(page.headers["Location"]).get_data(as_text=True)
     text = re.sub(r"<[^>]+>", " ", html[html.index('role="alert"'):])[:300]
-    assert "办理完毕" in text and "completed by" not in text
+    assert "已办理完毕" in text and "completed by" not in text
     no_english_sentence(text)
 
 
