@@ -110,13 +110,13 @@ def make_helpers(clock: Clock) -> dict[str, Callable[..., Any]]:
 
     # add_workdays(date_or_iso, n) -> "YYYY-MM-DD": the n-th working day after (n < 0: before)
     # that day in the Chinese holiday calendar with its make-up working days (engine.workdays).
-    def amount(value: Any) -> Any:
+    def as_amount(value: Any) -> Any:
         # Amounts live in process data as exact strings ("1280000.00"): compare them as numbers
-        # with amount(amount_owed) > 0 (an empty amount is 0).
+        # with as_amount(amount_owed) > 0 (an empty amount is 0).
         return money.of(value) or money.of("0")
 
     return {"now_iso": now_iso, "end_of_day": end_of_day, "add_days": add_days, "sampled": sampled,
-            "add_workdays": add_workdays, "amount": amount}
+            "add_workdays": add_workdays, "as_amount": as_amount}
 
 
 class ScriptTimeout(Exception):

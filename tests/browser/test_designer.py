@@ -75,7 +75,7 @@ def test_break_refuse_fix_deploy(page: Page, sign_in: SignIn, shoot: Callable[[s
     shoot("2-refused")
     assert [d["version"] for d in live_engine.definitions() if d["process_id"] == "clue_handling"] == [1]
 
-    set_condition(page, "accepted == True and amount(amount_owed) > 0", via_problem=True)
+    set_condition(page, "accepted == True and as_amount(amount_owed) > 0", via_problem=True)
     page.locator("[data-action=validate]").click()
     expect(page.get_by_test_id("validation-ok")).to_be_visible()
     expect(page.locator("#canvas .marker-problem")).to_have_count(0)
@@ -98,7 +98,7 @@ def test_break_refuse_fix_deploy(page: Page, sign_in: SignIn, shoot: Callable[[s
     expect(page.get_by_test_id("new-diagram")).to_have_attribute("data-marked", "3")
     expect(page.locator('[data-testid="new-diagram"] g.djs-element.diff-changed[data-element-id="Flow_accepted"]')).to_have_count(1)
     changes = page.get_by_test_id("changes").first
-    expect(changes).to_contain_text("amount(amount_owed) > 0")
+    expect(changes).to_contain_text("as_amount(amount_owed) > 0")
     for element, rows in (("Flow_accepted", 1), ("Task_referral", 1), ("End_no_referral", 2)):
         expect(changes.locator(f'tr[data-change="changed"][data-element-id="{element}"]')).to_have_count(rows)
     expect(changes.locator('tr[data-element-id="End_no_referral"] td', has_text="lane")).to_have_count(1)
