@@ -52,11 +52,15 @@ run: install
 lint: install
 	$(VENV)/bin/lint-imports
 
+# Tests run on every core (pytest-xdist): each worker migrates its own SQLite template or
+# PostgreSQL schema, so workers share nothing but the server.
+PYTEST := $(PY) -m pytest -q -n auto --dist worksteal
+
 test-sqlite: install
-	CHENGXIN_TEST_DATABASE=sqlite $(PY) -m pytest -q
+	CHENGXIN_TEST_DATABASE=sqlite $(PYTEST)
 
 test-postgresql: install
-	CHENGXIN_TEST_DATABASE=$(PG_TEST_URL) $(PY) -m pytest -q
+	CHENGXIN_TEST_DATABASE=$(PG_TEST_URL) $(PYTEST)
 
 test: /usr/bin/chromium $(WQY_FONT) lint test-sqlite test-postgresql
 
