@@ -2,7 +2,9 @@
  * page carries (trend, timeline). Every segment links to the ledger with the page's filters plus
  * the segment's own key. The chart instances are on window.dashboardCharts (tests click them
  * through the instance, since ECharts draws on a canvas); window.dashboardReady resolves once
- * every chart has its data. */
+ * every chart has its data. Each chart also has a "查看数据" table of the same figures below it
+ * (WCAG 1.1.1: a canvas says nothing to a screen reader or a keyboard), and ECharts' aria option
+ * names the chart's content on its container. */
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("dashboard-config").textContent);
@@ -28,12 +30,69 @@
   function make(name) {
     var element = document.getElementById("chart-" + name);
     var chart = echarts.init(element, null, {renderer: "canvas"});
+    chart.setOption({aria: {enabled: true}});
     charts[name] = chart;
     chart.on("click", function (params) {
       var target = params.data && params.data.drill;
       if (target) window.location.assign(ledgerUrl(target));
     });
     return chart;
+  }
+
+  // The figures of one chart as a table after it: headers, then rows of [label, figures..., drill].
+  function dataTable(name, headers, rows) {
+    var element = document.getElementById("chart-" + name);
+    var old = document.querySelector('[data-chart-data="' + name + '"]');
+    if (old) old.remove();
+    var details = document.createElement("details");
+    details.className = "chart-data mt-1";
+    details.dataset.chartData = name;
+    var summary = document.createElement("summary");
+    summary.textContent = config.text.data;
+    details.appendChild(summary);
+    var table = document.createElement("table");
+    table.className = "table table-sm small mb-0";
+    var caption = document.createElement("caption");
+    caption.className = "visually-hidden";
+    caption.textContent = config.titles[name] || "";
+    table.appendChild(caption);
+    var head = table.createTHead().insertRow();
+    headers.forEach(function (h, i) {
+      var th = document.createElement("th");
+      th.scope = "col";
+      th.textContent = h;
+      if (i) th.className = "text-end";
+      head.appendChild(th);
+    });
+    var body = table.createTBody();
+    rows.forEach(function (row) {
+      var tr = body.insertRow();
+      var th = document.createElement("th");
+      th.scope = "row";
+      var target = row[row.length - 1];
+      if (target) {
+        var a = document.createElement("a");
+        a.href = ledgerUrl(target);
+        a.textContent = row[0];
+        th.appendChild(a);
+      } else {
+        th.textContent = row[0];
+      }
+      tr.appendChild(th);
+      row.slice(1, -1).forEach(function (value) {
+        var td = tr.insertCell();
+        td.className = "text-end";
+        td.textContent = value;
+      });
+    });
+    details.appendChild(table);
+    element.insertAdjacentElement("afterend", details);
+  }
+
+  function countTable(name, items) {
+    dataTable(name, [config.text.item, config.text.clues], items.map(function (item) {
+      return [item.label, item.count, drill(name, item.key)];
+    }));
   }
 
   function drill(by, key) {
@@ -55,6 +114,7 @@
                           key: item.key, itemStyle: colour ? {color: colour} : undefined};
                 })}]
     });
+    countTable(name, items);
   }
 
   function bars(name, items, horizontal) {
@@ -70,6 +130,7 @@
       series: [{type: "bar", name: config.text.clues, data: data, itemStyle: {color: "#c23531"}, barMaxWidth: 48,
                 label: {show: true, position: horizontal ? "right" : "top"}}]
     });
+    countTable(name, items);
   }
 
   function money(items) {
@@ -86,6 +147,8 @@
         {type: "bar", name: config.text.paid, data: rows.map(function (r) { return point(r, "paid"); }), itemStyle: {color: "#198754"}, barMaxWidth: 32}
       ]
     });
+    dataTable("money", [config.text.item, config.text.owed + "（" + config.text.wan + "）", config.text.paid + "（" + config.text.wan + "）"],
+              rows.map(function (r) { return [r.label, wan(r.owed).toFixed(2), wan(r.paid).toFixed(2), drill("category", r.key)]; }));
   }
 
   function addDays(iso, n) {
@@ -115,6 +178,9 @@
          itemStyle: {color: "#198754"}}
       ]
     });
+    dataTable("trend", [config.text.week, config.text.registered, config.text.closed], weeks.map(function (w) {
+      return [w.week_start + " — " + addDays(w.week_start, 6), w.registered, w.closed, null];
+    }));
   }
 
   function dayMs(iso) { return Date.parse(iso + "T00:00:00+08:00"); }
@@ -150,6 +216,10 @@
           data: [{xAxis: today}]}}
       ]
     });
+    dataTable("timeline", [config.text.phase, config.text.from, config.text.to], phases.map(function (p) {
+      return [(config.phases[p.key] || p.label) + (p.current ? "（" + config.text.current + "）" : ""), p.start, p.end,
+              {registered_from: p.start, registered_to: p.end}];
+    }));
   }
 
   function failed(name) {
