@@ -1,97 +1,101 @@
-"""Accounts under the rules Chinese government systems are assessed on (等保 2.0): complex
-passwords hashed with argon2, lock-out after repeated failures, every login, logout, refusal
-and administrative change written to the security audit."""
+"""Accounts under the rules Chinese government systems are assessed on (等保 2.0): complex,
+unguessable passwords hashed with argon2 (engine.passwords), sign-ins throttled per address
+(engine.login_throttle), every login, logout, refusal and administrative change written to the
+security audit (engine.audit)."""
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from . import access
+from . import access, login_throttle, passwords
+from .audit import record as audit  # the name callers have always used: accounts.audit
+from .audit import record_counted
 from .context import Context
-from .db.models import ApiToken, OrgUnit, Role, SecurityEvent, User, WorkGroup
+from .db.models import ApiToken, OrgUnit, PasswordHistory, Role, User, WorkGroup
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 
-_hasher = PasswordHasher()
-# A hash to verify against when the user does not exist, so timing does not reveal names.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-Aa1!")
 TOKEN_PREFIX = "cx_"
+WRONG = "用户名或密码错误"
 
 
-def audit(ctx: Context, actor: str, kind: str, target: str | None = None, remote_addr: str | None = None,
-          **detail: Any) -> None:
-    """Record a security-relevant event in the caller's transaction."""
-    ctx.session.add(SecurityEvent(at=ctx.now, actor=actor, kind=kind, target=target, remote_addr=remote_addr,
-                                  detail=detail or None))
+def password_problem(password: str, min_length: int, personal: tuple[str, ...] = (), min_score: int = 3) -> str | None:
+    """Why a password is too weak (in Chinese, with what to do instead), or None."""
+    return passwords.weakness(password, min_length, min_score, personal)
 
 
-def password_problem(password: str, min_length: int) -> str | None:
-    """Why a password is too weak (in Chinese), or None."""
-    if len(password) < min_length:
-        return f"密码长度至少 {min_length} 位"
-    classes = sum(bool(re.search(p, password)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]"))
-    if classes < 3:
-        return "密码须包含大写字母、小写字母、数字、特殊字符中的至少三类"
-    return None
+def hash_password(ctx: Context, password: str, user: User | None = None, personal: tuple[str, ...] = ()) -> str:
+    """The argon2 hash of a new password for `user` (None: an account being created).
 
-
-def hash_password(ctx: Context, password: str) -> str:
-    """:raises ValidationFailed: the password breaks the complexity rules."""
-    problem = password_problem(password, ctx.runtime.settings.password_min_length)
+    :raises ValidationFailed: the password is too weak or guessable, or (field `password`) it is
+        the account's current password or one of its `password_history` before.
+    """
+    settings = ctx.runtime.settings
+    if user is not None:
+        personal = (user.username, user.display_name, *personal)
+    problem = password_problem(password, settings.password_min_length, personal, settings.password_min_score)
     if problem:
         raise ValidationFailed(problem, {"password": problem})
-    return _hasher.hash(password)
+    if user is not None and passwords.reused(password, [user.password_hash, *_recent_hashes(ctx, user)]):
+        message = passwords.reuse_message(settings.password_history)
+        raise ValidationFailed("password used before", {"password": message})
+    return passwords.hasher.hash(password)
+
+
+def _recent_hashes(ctx: Context, user: User) -> list[str]:
+    return list(ctx.session.scalars(select(PasswordHistory.password_hash).where(PasswordHistory.user_id == user.id)
+                                    .order_by(PasswordHistory.id.desc()).limit(ctx.runtime.settings.password_history)))
+
+
+def _set_password(ctx: Context, user: User, password: str) -> None:
+    """:raises ValidationFailed: see hash_password."""
+    new_hash = hash_password(ctx, password, user)
+    if user.password_hash:
+        ctx.session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, replaced_at=ctx.now))
+        ctx.session.flush()
+        kept = list(ctx.session.scalars(select(PasswordHistory.id).where(PasswordHistory.user_id == user.id)
+                                        .order_by(PasswordHistory.id.desc()).limit(ctx.runtime.settings.password_history)))
+        ctx.session.execute(delete(PasswordHistory).where(PasswordHistory.user_id == user.id,
+                                                          PasswordHistory.id.not_in(kept)))
+    user.password_hash = new_hash
+    user.password_changed_at = ctx.now
 
 
 @dataclass
 class LoginResult:
     user: User | None
     refusal: str | None = None
+    retry_after: int | None = None  # seconds, when the attempt was not even checked (throttled)
 
 
 def authenticate(ctx: Context, username: str, password: str, remote_addr: str | None = None) -> LoginResult:
-    """Check a login; counts failures and locks the account after too many.
+    """Check a login, throttled per address and per (account, address) (engine.login_throttle).
 
-    A refusal is returned, not raised, so that the failure count and the audit row are
-    committed with it. One message covers wrong names, passwords and disabled accounts,
-    so the form does not reveal which names exist; only the lock says what it is.
+    A refusal is returned, not raised, so that the count and the audit row are committed with
+    it. Whether the name exists changes neither the answer nor its time: a wrong name, password or
+    disabled account all say the same after one hash, and a throttled attempt says the same for
+    any name, before any hash.
     """
-    settings = ctx.runtime.settings
-    generic = "用户名或密码错误"
+    until = login_throttle.blocked_until(ctx, username, remote_addr)
+    if until is not None:
+        record_counted(ctx, (username or "-")[:64], "login_throttled", remote_addr or "-", remote_addr)
+        minutes = login_throttle.minutes_left(until, ctx.now)
+        return LoginResult(None, f"登录失败次数过多，已暂停从此处登录，请 {minutes} 分钟后再试；"
+                                 "如忘记密码，请联系系统管理员重置", int((until - ctx.now).total_seconds()) + 1)
     user = ctx.session.scalar(select(User).where(User.username == username).with_for_update())
-    if user is None or user.password_hash is None:
-        try:  # spend the same time as a real check, so timing does not reveal which names exist
-            _hasher.verify(_DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError):
-            pass
-        audit(ctx, username or "-", "login_failed", remote_addr=remote_addr, reason="unknown user")
-        return LoginResult(None, generic)
-    if user.locked_until is not None and user.locked_until > ctx.now:
-        audit(ctx, username, "login_refused", remote_addr=remote_addr, reason="locked")
-        return LoginResult(None, f"账号已锁定，请于 {settings.lockout_minutes} 分钟后再试或联系管理员")
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        reason = "wrong password"
-        if user.failed_logins >= settings.max_failed_logins:
-            user.locked_until = ctx.now + timedelta(minutes=settings.lockout_minutes)
-            user.failed_logins = 0
-            reason = "wrong password; account locked"
-        audit(ctx, username, "login_failed", remote_addr=remote_addr, reason=reason)
-        return LoginResult(None, generic)
+    if not passwords.verify(user.password_hash if user is not None else None, password) or user is None:
+        login_throttle.failed(ctx, username, remote_addr)
+        audit(ctx, (username or "-")[:64], "login_failed", remote_addr=remote_addr,
+              reason="unknown user" if user is None or user.password_hash is None else "wrong password")
+        return LoginResult(None, WRONG)
     if not user.active:
         audit(ctx, username, "login_refused", remote_addr=remote_addr, reason="disabled")
-        return LoginResult(None, generic)
-    user.failed_logins = 0
-    user.locked_until = None
+        return LoginResult(None, WRONG)
+    login_throttle.succeeded(ctx, username, remote_addr)
     user.last_login_at = ctx.now
     audit(ctx, username, "login", remote_addr=remote_addr)
     return LoginResult(user)
@@ -135,16 +139,13 @@ def change_password(ctx: Context, username: str, old: str, new: str) -> str | No
 
     Every other session ends; the caller's session carries the new `session_generation`.
 
-    :raises ValidationFailed: the new password is too weak.
+    :raises ValidationFailed: the new password is too weak, guessable or used before.
     """
     user = access.get_user(ctx.session, username)
-    try:
-        _hasher.verify(user.password_hash or _DUMMY_HASH, old)
-    except (VerificationError, InvalidHashError):
+    if not passwords.verify(user.password_hash, old):
         audit(ctx, username, "password_change_refused")
         return "原密码错误"
-    user.password_hash = hash_password(ctx, new)
-    user.password_changed_at = ctx.now
+    _set_password(ctx, user, new)
     audit(ctx, username, "password_changed", target=username)
     end_sessions(ctx, user, username, "password changed")
     return None
@@ -190,7 +191,8 @@ def admin_create_user(ctx: Context, admin_name: str, username: str, display_name
         raise ValidationFailed(f"unknown role {role!r}", {"role": "角色不存在"}) from None
     _check_scope(ctx, role_value, unit_code, group_code)
     user = User(username=username, display_name=display_name or username, role=role_value, unit_code=unit_code,
-                group_code=group_code, password_hash=hash_password(ctx, password), active=True,
+                group_code=group_code, password_hash=hash_password(ctx, password, personal=(username, display_name)),
+                active=True,
                 created_at=ctx.now, password_changed_at=ctx.now)
     ctx.session.add(user)
     audit(ctx, admin_name, "user_created", target=username, role=role, unit=unit_code, group=group_code)
@@ -235,11 +237,14 @@ def admin_update_user(ctx: Context, admin_name: str, username: str, *, role: str
 
 
 def admin_reset_password(ctx: Context, admin_name: str, username: str, password: str) -> None:
+    """A new password set by an administrator; every sign-in block of the account ends.
+
+    :raises ValidationFailed: too weak, guessable or one the account used recently.
+    """
     _admin(ctx, admin_name)
     user = _target(ctx, username)
-    user.password_hash = hash_password(ctx, password)
-    user.password_changed_at = ctx.now
-    user.failed_logins, user.locked_until = 0, None
+    _set_password(ctx, user, password)
+    login_throttle.lift(ctx, username)
     audit(ctx, admin_name, "password_reset", target=username)
     # Whoever knew the old password may hold a session or a token made with it.
     end_sessions(ctx, user, admin_name, "password reset", revoke_tokens=True)

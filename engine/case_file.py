@@ -28,7 +28,7 @@ from docx.table import Table
 from sqlalchemy import select
 from SpiffWorkflow.util.task import TaskState
 
-from . import access, diagram_image, readable, vocabulary
+from . import access, audit, diagram_image, readable, vocabulary
 from . import money as amounts
 from .clock import SHANGHAI
 from .clues import PRIVATE_FIELDS, get_clue
@@ -517,4 +517,5 @@ def build_case_file(ctx: Context, username: str, clue_id: int) -> tuple[bytes, s
     add_timeline(ctx, document, record)
     document.add_heading("五、证据材料", level=1)
     add_evidence(document, record)
+    audit.record_download(ctx, record.user.username, "case-file.docx", target=f"clue:{clue.id}")
     return to_bytes(document), f"案卷_线索{clue.id}.docx"

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from . import access, spreadsheet, vocabulary
+from . import access, audit, spreadsheet, vocabulary
 from .clock import as_utc, local_day_start
 from .context import Context
 from .db.models import Clue, InstanceEvent, OrgUnit, ProcessInstance, Role, WorkGroup
@@ -294,4 +294,5 @@ def export_records(ctx: Context, username: str, query: CreditQuery) -> tuple[byt
         summary["confirmed_at"] = record.confirmed_at
         sheet.append([summary.get(key) for key, _ in EXPORT_COLUMNS])
         count += 1
+    audit.record_download(ctx, username, "credit-records.xlsx", filters=query, rows=count)
     return spreadsheet.save(book), count

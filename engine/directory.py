@@ -5,12 +5,13 @@ so a web view never decides that by itself. Changes go through accounts.admin_*.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
-from . import access
+from . import access, login_throttle
 from .context import Context
 from .db.models import ApiToken, OrgUnit, Role, SecurityEvent, User, WorkGroup
 from .errors import NotFound
@@ -23,12 +24,15 @@ def require_admin(ctx: Context, admin_name: str) -> None:
     access.require_role(access.get_user(ctx.session, admin_name), Role.admin)
 
 
-def _user_row(ctx: Context, user: User, unit_name: str | None, group_name: str | None) -> dict[str, Any]:
+def _user_row(ctx: Context, user: User, unit_name: str | None, group_name: str | None,
+              blocks: dict[str, tuple[int, datetime | None]]) -> dict[str, Any]:
+    # "Locked" is a block of this account from at least one address (engine.login_throttle).
+    failures, locked_until = blocks.get(user.username, (0, None))
     return {
         "username": user.username, "display_name": user.display_name, "role": user.role.value,
         "unit_code": user.unit_code, "unit_name": unit_name, "group_code": user.group_code, "group_name": group_name,
-        "active": user.active, "locked": user.locked_until is not None and user.locked_until > ctx.now,
-        "locked_until": user.locked_until, "failed_logins": user.failed_logins, "created_at": user.created_at,
+        "active": user.active, "locked": locked_until is not None,
+        "locked_until": locked_until, "failed_logins": failures, "created_at": user.created_at,
         "last_login_at": user.last_login_at, "password_changed_at": user.password_changed_at, "email": user.email,
     }
 
@@ -53,7 +57,9 @@ def list_users(ctx: Context, admin_name: str, role: str | None = None, q: str | 
         q = q.strip()
         query = query.where(User.username.contains(q.lower(), autoescape=True)
                             | User.display_name.contains(q, autoescape=True))
-    return [_user_row(ctx, user, unit_name, group_name) for user, unit_name, group_name in ctx.session.execute(query)]
+    rows = list(ctx.session.execute(query))
+    blocks = login_throttle.account_blocks(ctx)
+    return [_user_row(ctx, user, unit_name, group_name, blocks) for user, unit_name, group_name in rows]
 
 
 def get_user(ctx: Context, admin_name: str, username: str) -> dict[str, Any]:
@@ -65,7 +71,8 @@ def get_user(ctx: Context, admin_name: str, username: str) -> dict[str, Any]:
     user, unit_name, group_name = row
     tokens = ctx.session.scalar(select(func.count(ApiToken.id))
                                 .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)))
-    return {**_user_row(ctx, user, unit_name, group_name), "active_tokens": tokens or 0}
+    blocks = login_throttle.account_blocks(ctx, [user.username])
+    return {**_user_row(ctx, user, unit_name, group_name, blocks), "active_tokens": tokens or 0}
 
 
 def list_units(ctx: Context, admin_name: str) -> list[dict[str, Any]]:

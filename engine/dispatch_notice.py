@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from . import access, charts, lights, money, ranking, stats
+from . import access, audit, charts, lights, money, ranking, stats
 from .campaigns import current_campaign
 from .clock import SHANGHAI, as_utc, local_day_start
 from .context import Context
@@ -192,6 +192,7 @@ def dispatch_notice(ctx: Context, username: str, args: dict[str, Any]) -> tuple[
     _require(ctx, username)
     period = period_of(ctx, args)
     data = notice_data(ctx, username, **period)
+    audit.record_download(ctx, username, "dispatch-notice.docx", filters={**args, **period})
     return render_notice(data), f"调度通报第{data['number']}期（{data['start']:%Y%m%d}-{data['end']:%Y%m%d}）.docx"
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import filetype
 from sqlalchemy import select
 
-from . import access
+from . import access, audit
 from .clues import get_clue
 from .context import Context
 from .db.models import Clue, Evidence, HumanTask, ProcessInstance, Role, User
@@ -321,7 +321,8 @@ def list_evidence(ctx: Context, username: str, clue_id: int) -> list[dict[str, A
 
 def open_evidence(ctx: Context, username: str, evidence_id: int, *,
                   storage_dir: Path | None = None) -> tuple[dict[str, Any], bytes]:
-    """One evidence file's summary and bytes, checked against the recorded hash (downloads are not recorded).
+    """One evidence file's summary and bytes, checked against the recorded hash; the download is in
+    the security audit.
 
     :raises NotFound: unknown user or evidence. :raises Forbidden: the user cannot see its clue.
     :raises EngineError: the stored file is missing or no longer matches its hash.
@@ -341,4 +342,6 @@ def open_evidence(ctx: Context, username: str, evidence_id: int, *,
     if len(content) != row.size or hashlib.new(row.hash_alg, content).hexdigest() != row.content_hash:
         log.error("evidence %s: file %s does not match its recorded hash", row.id, row.storage_key)
         raise EngineError(f"evidence file altered (evidence {row.id})")
+    audit.record_download(ctx, user.username, "evidence", target=f"evidence:{row.id}", clue=row.clue_id,
+                          filename=row.filename)
     return evidence_summary(row), content

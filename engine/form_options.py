@@ -15,7 +15,11 @@ from .db.models import Clue, OrgUnit, User, WorkGroup
 from .errors import ValidationFailed
 from .forms import FormDefinition
 
-
+# Process variables that hand a clue to someone, whatever form submits them: an edited form that
+# lost its option hint (or a new one that never had it) must not give a clue to a unit that does
+# not exist, where no one would ever see it (issue 18).
+ASSIGNING_VARIABLES = {"responsible_unit": (OrgUnit, "责任单位"), "work_group": (WorkGroup, "工作专班")}
+OFFICE = "office"  # the routing table's name for the office itself as the handling group
 
 
 def _units(ctx: Context, clue: Clue | None) -> list[dict[str, Any]]:
@@ -62,5 +66,18 @@ def check_options(ctx: Context, form: FormDefinition | None, clue: Clue | None, 
         value = data.get(name)
         if value not in (None, "") and value not in {o["value"] for o in options}:
             errors[name] = "不在可选范围内，请从列表中选择"
+    if errors:
+        raise ValidationFailed("表单校验未通过：" + "；".join(f"{k} {v}" for k, v in errors.items()), errors)
+
+
+def check_assignment(ctx: Context, data: dict[str, Any]) -> None:
+    """:raises ValidationFailed: submitted data hands the clue to a unit or group not in the directory."""
+    errors = {}
+    for name, (table, label) in ASSIGNING_VARIABLES.items():
+        value = data.get(name)
+        if value in (None, "") or (table is WorkGroup and value == OFFICE):
+            continue
+        if not isinstance(value, str) or ctx.session.get(table, value) is None:
+            errors[name] = f"{label}不存在，请从列表中选择"
     if errors:
         raise ValidationFailed("表单校验未通过：" + "；".join(f"{k} {v}" for k, v in errors.items()), errors)

@@ -26,6 +26,7 @@ from .context import Context
 from .db.models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, Role, User
 from .definitions import deploy, latest_definition
 from .errors import Forbidden, NotFound, ValidationFailed
+from .form_options import check_assignment
 from .history import events_of
 from .instances import start_instance
 from .reporting import REPORTING_PROCESS
@@ -117,7 +118,9 @@ def start(ctx: Context, username: str, process_id: str, data: Any) -> dict[str, 
     refusal = _start_refusal(ctx, user, definition)
     if refusal is not None:
         raise Forbidden(f"{user.username!r} may not start {process_id!r}: {refusal}")
-    instance = start_instance(ctx, process_id, _check_data(data), user.username, user.role.value)
+    variables = _check_data(data)
+    check_assignment(ctx, variables)  # a task for a unit that does not exist would reach no one
+    instance = start_instance(ctx, process_id, variables, user.username, user.role.value)
     return _own_detail(ctx, instance)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
 
-from . import access, lights, spreadsheet, vocabulary
+from . import access, audit, lights, spreadsheet, vocabulary
 from .clock import as_utc, local_day_start
 from .clues import OPEN_STAGES, clue_record
 from .context import Context
@@ -179,6 +179,7 @@ def export_clues(ctx: Context, username: str, query: LedgerQuery) -> tuple[bytes
         sheet.append([_cell(key, getattr(clue, key) if key in _MOMENTS | _DAYS else record.get(key), names)
                       for key, _ in EXPORT_COLUMNS])
         count += 1
+    audit.record_download(ctx, user.username, "ledger.xlsx", filters=query, rows=count)
     return spreadsheet.save(book), count
 
 

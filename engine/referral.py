@@ -16,7 +16,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.shared import Cm, Pt
 from sqlalchemy import func, select
 
-from . import access
+from . import access, audit
 from .case_file import (RESULT_LABELS, Record, add_evidence, add_timeline, chain_items, gather, landscape,
                         local, money, new_document, table, to_bytes, yes_no)
 from .clock import SHANGHAI
@@ -263,4 +263,5 @@ def build_dossier(ctx: Context, username: str, clue_id: int) -> tuple[bytes, str
     add_evidence(document, record)
     document.add_heading("办理过程记录", level=1)
     add_timeline(ctx, document, record)
+    audit.record_download(ctx, record.user.username, "referral-dossier.docx", target=f"clue:{clue.id}")
     return to_bytes(document), f"移送材料_线索{clue.id}.docx"

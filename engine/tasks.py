@@ -14,7 +14,7 @@ from .clock import SHANGHAI
 from .context import Context
 from .db.models import Clue, Evidence, HumanTask, InstanceEvent, InstanceStatus, OrgUnit, ProcessInstance, User
 from .errors import Conflict, NotFound, ValidationFailed
-from .form_options import check_options, options_for
+from .form_options import check_assignment, check_options, options_for
 from .history import append_event
 from .instances import Step, find_task, load_instance, run_step
 from .taskinfo import properties, ready_user_tasks
@@ -257,6 +257,7 @@ def complete_task(ctx: Context, task_id: str, username: str, data: Any,
     if row.form_key:
         check_options(ctx, ctx.runtime.forms.get(row.form_key),
                       ctx.session.get(Clue, row.clue_id) if row.clue_id else None, cleaned)
+    check_assignment(ctx, cleaned)
     instance, workflow = load_instance(ctx, row.instance_id)
     if instance.status in (InstanceStatus.suspended, InstanceStatus.terminated, InstanceStatus.error):
         raise Conflict(f"instance {instance.id} is {instance.status.value}")

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from . import access, charts, lights, money, ranking, stats
+from . import access, audit, charts, lights, money, ranking, stats
 from .campaigns import current_campaign
 from .clock import SHANGHAI, as_utc, local_day_start
 from .clues import OPEN_STAGES
@@ -164,6 +164,8 @@ def unit_summary_data(ctx: Context, username: str, code: str, campaign_id: int |
 def unit_summary(ctx: Context, username: str, code: str, campaign_id: int | None = None) -> tuple[bytes, str]:
     """One unit's year-end summary as .docx, and its file name (see unit_summary_data)."""
     data = unit_summary_data(ctx, username, code, campaign_id)
+    audit.record_download(ctx, username, "year-end-unit.docx", target=f"unit:{code}",
+                          campaign=data["campaign"].id)
     return render_unit_summary(data), f"{data['unit']['name']}{data['campaign'].year}年度专项行动工作总结.docx"
 
 
@@ -284,6 +286,7 @@ def city_summary_data(ctx: Context, username: str, campaign_id: int | None = Non
 def city_summary(ctx: Context, username: str, campaign_id: int | None = None) -> tuple[bytes, str]:
     """The city's year-end summary as .docx, and its file name (see city_summary_data)."""
     data = city_summary_data(ctx, username, campaign_id)
+    audit.record_download(ctx, username, "year-end-city.docx", target=f"campaign:{data['campaign'].id}")
     return render_city_summary(data), f"{data['campaign'].name}工作总结.docx"
 
 

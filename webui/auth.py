@@ -108,14 +108,17 @@ def init_app(app: Flask) -> None:
 def login() -> Any:
     if request.method == "POST":
         username = request.form.get("username", "").strip()
-        def attempt(ctx: Any) -> tuple[Principal | None, str | None]:
+        def attempt(ctx: Any) -> tuple[Principal | None, str | None, int | None]:
             result = accounts.authenticate(ctx, username, request.form.get("password", ""), request.remote_addr)
-            return (Principal.of(result.user) if result.user else None), result.refusal
+            return (Principal.of(result.user) if result.user else None), result.refusal, result.retry_after
 
-        user, refusal = engine().run(attempt)
+        user, refusal, retry_after = engine().run(attempt)
         if user is None:
             flash(refusal or "", "danger")
-            return render_template("auth/login.html", username=username), 401
+            page = render_template("auth/login.html", username=username)
+            if retry_after is not None:
+                return page, 429, {"Retry-After": str(retry_after)}
+            return page, 401
         drafts.clear_session()  # a form kept while signed out waits for this sign-in
         login_user(user)
         session["generation"] = user.generation

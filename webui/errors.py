@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from engine import accounts
+from engine import audit
 from engine.errors import Conflict, DefinitionRejected, EngineError, Forbidden, NotFound, ValidationFailed
 
 from .db import engine
@@ -60,9 +60,10 @@ def status_of(exc: EngineError) -> int:
 
 
 def _record_refusal(reason: str) -> None:
+    # Counted per (user, route) and minute (engine.audit), so repeated 403s cannot flood the log.
     actor = current_user.username if current_user.is_authenticated else "-"
-    engine().run(accounts.audit, actor, "refused", target=request.path, remote_addr=request.remote_addr,
-                 method=request.method, reason=reason)
+    route = request.url_rule.rule if request.url_rule is not None else request.path
+    engine().run(audit.record_refusal, actor, route, request.path, request.remote_addr, request.method, reason[:200])
 
 
 def init_app(app: Flask) -> None:

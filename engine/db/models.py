@@ -67,8 +67,6 @@ class User(Base):
     password_hash: Mapped[Optional[str]] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[Utc]
-    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
-    locked_until: Mapped[Optional[Utc]]
     password_changed_at: Mapped[Optional[Utc]]
     last_login_at: Mapped[Optional[Utc]]
     # A session is valid only while it carries this number: bumping it ends every session at once
@@ -226,6 +224,34 @@ class SecurityEvent(Base):
     target: Mapped[Optional[Text200]]
     remote_addr: Mapped[Optional[Code]]
     detail: Mapped[Optional[dict[str, Any]]]
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per address (`username` "") and per account from one address.
+
+    Kept in the database, not in a process, because several web processes share one login form.
+    """
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (UniqueConstraint("remote_addr", "username"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    remote_addr: Mapped[Code]
+    username: Mapped[Code] = mapped_column(index=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    blocks: Mapped[int] = mapped_column(default=0)  # blocks so far: each one lasts longer
+    window_started_at: Mapped[Utc]
+    last_failure_at: Mapped[Utc]
+    blocked_until: Mapped[Optional[Utc]]
+
+
+class PasswordHistory(Base):
+    """Hashes of an account's earlier passwords, so that a change cannot go back to one of them."""
+
+    __tablename__ = "password_history"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    replaced_at: Mapped[Utc]
 
 
 class ApiToken(Base):

@@ -171,4 +171,5 @@ def test_refusals_are_recorded(app: Flask, web_engine: Engine, world: dict[str, 
     signed_in(app, "unit").get(f"/clues/{world['b']}")
     with web_engine.transaction() as ctx:
         refused = ctx.session.scalars(select(SecurityEvent).where(SecurityEvent.kind == "refused")).all()
-    assert [(e.actor, e.target) for e in refused] == [("unit", f"/clues/{world['b']}")]
+    assert [(e.actor, e.target, e.detail["paths"], e.detail["count"]) for e in refused] == [
+        ("unit", "/clues/<int:clue_id>", [f"/clues/{world['b']}"], 1)]
