@@ -92,15 +92,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
 
     from . import (admin, api, auth, campaigns, clues, dashboard, designer, dossiers, drafts, errors, evidence, filters,
-                   imports, inbox, instances, ledger, migration, nav, notifications, ops, process_api, reports,
-                   supervision,
+                   imports, inbox, instances, ledger, migration, nav, notifications, ops, preferences, process_api,
+                   reports, supervision,
                    tasks, tokens)
     errors.init_app(app)
     drafts.init_app(app)
     filters.init_app(app)
     nav.init_app(app)
     for module in (auth, inbox, tasks, clues, ledger, admin, api, process_api, evidence, imports, tokens, campaigns,
-                   notifications, supervision, instances, designer, migration, dashboard, reports, dossiers, ops):
+                   notifications, supervision, instances, designer, migration, dashboard, reports, dossiers, ops,
+                   preferences):
         app.register_blueprint(module.bp)
         if hasattr(module, "init_app"):
             module.init_app(app)

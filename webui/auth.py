@@ -30,6 +30,7 @@ class Principal(UserMixin):
     unit_code: str | None
     group_code: str | None
     generation: int = 0  # app_user.session_generation when loaded
+    large_text: bool = False  # 大字模式, app_user.large_text
 
     def get_id(self) -> str:
         return self.username
@@ -37,7 +38,7 @@ class Principal(UserMixin):
     @classmethod
     def of(cls, user: User) -> Principal:
         return cls(user.username, user.display_name, user.role.value, user.unit_code, user.group_code,
-                   user.session_generation)
+                   user.session_generation, user.large_text)
 
 
 def _principal(ctx: Any, username: str) -> Principal | None:

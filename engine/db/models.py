@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, Optional
 
 from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, Code, Money, Text200, Utc
@@ -72,6 +73,9 @@ class User(Base):
     # A session is valid only while it carries this number: bumping it ends every session at once
     # (sessions are signed cookies, so the server cannot delete them one by one).
     session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # 大字模式 (适老化): larger text and stronger contrast on every page, kept with the account so
+    # that it follows the user to another browser and survives signing in again.
+    large_text: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
 
 
 class Campaign(Base):

@@ -22,7 +22,7 @@ from engine.clock import parse_moment
 from engine.demo import ROLE_USERS, load_demo
 from webui import create_app
 
-from .conftest import SignIn, sign_out
+from .conftest import ARTIFACTS, SignIn, sign_out
 
 AXE = Path(__file__).resolve().parents[2] / "webui" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -120,3 +120,113 @@ def test_every_page_of_every_role_meets_wcag_aa(page: Page, sign_in: SignIn) -> 
         sign_out(page)
     assert not checked.found, "axe-core WCAG 2.1 AA violations:\n" + checked.report()
     assert len(checked.seen) > 40
+
+
+def test_the_skip_link_is_the_first_tab_stop_and_lands_in_the_main_content(page: Page, sign_in: SignIn,
+                                                                           shoot: Any) -> None:
+    sign_in("unit")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent.trim()") == "跳到主要内容"
+    shoot("skip-link")
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "main"
+    page.keyboard.press("Tab")  # the next stop is inside the page, not back in the bar
+    assert page.evaluate("() => !!document.activeElement.closest('main')")
+
+
+def assert_errors_wired(page: Page) -> None:
+    """The summary has the focus and links to each field; each field is invalid and described."""
+    page.wait_for_function("() => document.activeElement && document.activeElement.matches('[data-error-summary]')",
+                           timeout=5000)
+    links = page.locator("[data-error-summary] a[data-error-link]")
+    assert links.count() >= 1
+    for i in range(links.count()):
+        target = links.nth(i).get_attribute("href")[1:]
+        field = page.locator(f"[id='{target}']")
+        holder = field if field.get_attribute("aria-invalid") else page.locator(f"fieldset:has([id='{target}'])")
+        assert holder.get_attribute("aria-invalid") == "true", target
+        described = holder.get_attribute("aria-describedby").split()
+        assert any(page.locator(f"[id='{d}']").inner_text().strip() for d in described), target
+    links.first.click()
+    assert page.evaluate("() => document.activeElement.id") == links.first.get_attribute("href")[1:]
+
+
+def test_a_refused_intake_and_a_refused_task_form_say_so_to_a_screen_reader(page: Page, sign_in: SignIn,
+                                                                          shoot: Any) -> None:
+    sign_in("office")
+    page.locator('nav [data-menu="clues"] .dropdown-toggle').click()
+    page.get_by_role("link", name="线索登记").click()
+    page.get_by_role("button", name="登记").click()
+    assert_errors_wired(page)
+    shoot("intake-errors")
+
+    page.goto("/inbox/")
+    page.get_by_role("link", name="审核销号").first.click()
+    page.locator("[data-testid=task-form] button[type=submit]").first.click()
+    assert_errors_wired(page)
+    shoot("task-errors")
+
+
+def test_every_chart_has_its_figures_as_a_table(page: Page, sign_in: SignIn, shoot: Any) -> None:
+    sign_in("supervisor")
+    page.goto("/dashboard/")
+    page.wait_for_function("() => document.body.dataset.dashboard === 'ready'")
+    charts = page.eval_on_selector_all("[data-chart]", "els => els.map(e => e.dataset.chart)")
+    assert len(charts) == 9
+    for name in charts:
+        table = page.locator(f'[data-chart-data="{name}"]')
+        table.locator("summary").focus()
+        page.keyboard.press("Enter")  # reachable and opened by keyboard
+        assert table.locator("tbody tr").count() >= 1, name
+        assert page.locator(f"#chart-{name}").get_attribute("aria-label"), name
+    figures = page.evaluate("""() => window.dashboardCharts.category.getOption().series[0].data
+                                         .map(d => [d.name, String(d.value)])""")
+    rows = page.locator('[data-chart-data="category"] tbody tr')
+    assert [[rows.nth(i).locator("th").inner_text(), rows.nth(i).locator("td").inner_text()]
+            for i in range(rows.count())] == figures
+    shoot("chart-tables")
+
+
+def test_doubled_text_keeps_the_navigation_on_the_screen_at_1366x768(page: Page, sign_in: SignIn) -> None:
+    page.set_viewport_size({"width": 1366, "height": 768})
+    # The browser's own text-size setting (Chromium's 字号), doubled: 16 px becomes 32 px.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Page.enable")
+    cdp.send("Page.setFontSizes", {"fontSizes": {"standard": 32, "fixed": 26}})
+    sign_in("office")
+    assert page.evaluate("() => getComputedStyle(document.documentElement).fontSize") == "32px"
+    for path in ("/inbox/", "/ledger/", "/dashboard/", "/clues/new"):
+        page.goto(path)
+        assert page.evaluate("() => getComputedStyle(document.documentElement).fontSize") == "32px", path
+        outside = page.evaluate("""() => [...document.querySelectorAll('header a, header button')]
+            .filter(e => e.offsetParent !== null)
+            .filter(e => { const r = e.getBoundingClientRect(); return r.left < 0 || r.right > innerWidth; })
+            .map(e => e.textContent.trim())""")
+        assert outside == [], (path, outside)
+        assert page.evaluate("() => document.documentElement.scrollWidth <= innerWidth + 1"), path
+    page.get_by_test_id("whoami").click()
+    for name in ("修改密码", "退出登录"):
+        box = page.get_by_role("link" if name == "修改密码" else "button", name=name).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 1366 and box["y"] + box["height"] <= 768, name
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "accessibility-doubled-text.png")  # the screen as the user sees it
+
+
+def test_large_text_mode_is_kept_with_the_account(page: Page, sign_in: SignIn, shoot: Any) -> None:
+    sign_in("unit")
+    base = page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    page.get_by_test_id("whoami").click()
+    page.get_by_test_id("large-text").click()
+    page.wait_for_url("**/inbox/")
+    assert page.evaluate("() => document.documentElement.classList.contains('large-text')")
+    assert page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)") == base * 1.25
+    shoot("large-text")
+    sign_out(page)
+    assert not page.evaluate("() => document.documentElement.classList.contains('large-text')")
+    sign_in("unit")
+    assert page.evaluate("() => document.documentElement.classList.contains('large-text')")
+    assert audit(page) == []
+    page.get_by_test_id("whoami").click()
+    assert page.get_by_test_id("large-text").get_attribute("aria-pressed") == "true"
+    page.get_by_test_id("large-text").click()
+    assert not page.evaluate("() => document.documentElement.classList.contains('large-text')")
