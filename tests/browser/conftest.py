@@ -59,12 +59,17 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
-@pytest.fixture
-def live_app(database_url: str, clock: FixedClock, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app({
+def app_for_test(database_url: str, clock: FixedClock, tmp_path: Path) -> Flask:
+    """The app as the live server runs it, on the test's database, clock and folders, CSRF on."""
+    return create_app({
         "SECRET_KEY": "test", "WTF_CSRF_ENABLED": True, "DATABASE_URL": database_url,
         "EVIDENCE_DIR": str(tmp_path / "evidence"), "IMPORT_DIR": str(tmp_path / "imports"), "CLOCK": clock,
     })
+
+
+@pytest.fixture
+def live_app(database_url: str, clock: FixedClock, tmp_path: Path) -> Iterator[Flask]:
+    app = app_for_test(database_url, clock, tmp_path)
     prepare_engine(app.extensions["chengxin_engine"], password=DEMO_PASSWORD)
     yield app
     app.extensions["chengxin_engine"].dispose()

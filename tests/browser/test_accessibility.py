@@ -20,9 +20,8 @@ from playwright.sync_api import Page
 from engine import FixedClock
 from engine.clock import parse_moment
 from engine.demo import ROLE_USERS, load_demo
-from webui import create_app
 
-from .conftest import ARTIFACTS, SignIn, sign_out
+from .conftest import ARTIFACTS, SignIn, app_for_test, sign_out
 
 AXE = Path(__file__).resolve().parents[2] / "webui" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -37,10 +36,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def live_app(database_url: str, clock: FixedClock, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app({
-        "SECRET_KEY": "test", "WTF_CSRF_ENABLED": True, "DATABASE_URL": database_url,
-        "EVIDENCE_DIR": str(tmp_path / "evidence"), "IMPORT_DIR": str(tmp_path / "imports"), "CLOCK": clock,
-    })
+    app = app_for_test(database_url, clock, tmp_path)
     load_demo(app.extensions["chengxin_engine"])
     yield app
     app.extensions["chengxin_engine"].dispose()

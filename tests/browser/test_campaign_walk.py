@@ -23,9 +23,8 @@ from engine import Engine, FixedClock
 from engine.clock import parse_moment
 from engine.demo import load_demo
 from engine.scheduler import start_in_background
-from webui import create_app
 
-from .conftest import SignIn, open_menu_item, sign_out
+from .conftest import SignIn, app_for_test, open_menu_item, sign_out
 
 TODAY = "2026-12-07"
 # What a person must never read: escaped JSON, BPMN ids, event kinds, lane and category codes.
@@ -49,10 +48,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def live_app(database_url: str, clock: FixedClock, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app({
-        "SECRET_KEY": "test", "WTF_CSRF_ENABLED": True, "DATABASE_URL": database_url,
-        "EVIDENCE_DIR": str(tmp_path / "evidence"), "IMPORT_DIR": str(tmp_path / "imports"), "CLOCK": clock,
-    })
+    app = app_for_test(database_url, clock, tmp_path)
     engine: Engine = app.extensions["chengxin_engine"]
     load_demo(engine)
     scheduler = start_in_background(engine, interval_seconds=0.3)  # as `chengxin serve` runs it
